@@ -1,0 +1,48 @@
+# Two commands from a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export HELMFILE_V1MODE := true
+
+.PHONY: demo test test-unit lint bench venv tools system clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+tools: venv
+	scripts/install-tools.sh $(BIN)
+
+system:
+	scripts/install-system.sh
+
+demo: venv tools
+	rm -rf demo
+	$(BIN)/cluster-mgmt init demo --provider kind --env dev --gitlab-url https://gitlab.com \
+		--agent-project my-group/cluster-management --agent demo-agent --base-domain 127.0.0.1.nip.io
+	$(BIN)/cluster-mgmt -C demo render
+	$(BIN)/cluster-mgmt -C demo validate --charts-dir $(CURDIR)/../shared/upstream/charts
+	cd demo && helmfile --environment dev build >/dev/null && echo "helmfile build: ok"
+	@echo "demo project ready in ./demo"
+
+test: venv tools system
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check cluster_mgmt tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: venv tools system
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

@@ -1,0 +1,1 @@
+"""Pure core: config model, rendering, policy model. No I/O here."""

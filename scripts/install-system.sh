@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages the integration tests use (a real Prometheus + promtool,
+# headless Chromium). Runs apt-get only when something is missing and we are root;
+# otherwise says what to install and carries on (the tests that need it skip, saying why).
+set -euo pipefail
+need=()
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "note: install ${need[*]} (Debian packages) to run every integration test" >&2
+fi
