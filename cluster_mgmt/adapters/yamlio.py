@@ -67,7 +67,7 @@ def locate(root: Any, path: tuple[str | int, ...], file: str) -> Location:
             break
     field = ".".join(str(p) for p in path) or None
     if line is None:
-        return Location(file, field=field)
+        return Location(file, 1, 1, field) if not path else Location(file, field=field)
     return Location(file, line + 1, (col or 0) + 1, field)
 
 

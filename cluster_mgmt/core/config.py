@@ -155,6 +155,14 @@ class Cilium(_Model):
     egress_masquerade_interfaces: Annotated[
         str | None, Field(description="EKS: interfaces to masquerade on (default eth+).")
     ] = None
+    k8s_service_host: Annotated[
+        str | None,
+        Field(
+            description="API server host Cilium talks to when it replaces kube-proxy "
+            "(required with ingress.controller cilium)."
+        ),
+    ] = None
+    k8s_service_port: Annotated[int, Field(ge=1, le=65535)] = 443
     service_monitor: Annotated[
         bool,
         Field(description="Create ServiceMonitors (needs the Prometheus Operator CRDs)."),
@@ -232,6 +240,14 @@ class Environment(_Model):
                 "e.g. from `gcloud container clusters describe … --format "
                 "'value(clusterIpv4Cidr)'`)"
             )
+        if (
+            self.ingress.controller == IngressController.CILIUM
+            and not self.cilium.k8s_service_host
+        ):
+            raise ValueError(
+                "ingress.controller cilium replaces kube-proxy, so Cilium needs the API "
+                "server address: set cilium.k8s_service_host (kubectl cluster-info)"
+            )
         if self.provider != Provider.EKS and self.cilium.egress_masquerade_interfaces:
             raise ValueError("cilium.egress_masquerade_interfaces applies to provider eks only")
         return self
@@ -254,19 +270,15 @@ class ProjectConfig(_Model):
                 raise ValueError(
                     f"environment name {name!r} must be lowercase letters, digits and '-'"
                 )
-        return value
-
-    @model_validator(mode="after")
-    def _agents_unique(self) -> ProjectConfig:
         seen: dict[str, str] = {}
-        for name, env in self.environments.items():
+        for name, env in value.items():
             if env.agent in seen:
                 raise ValueError(
                     f"environments {seen[env.agent]!r} and {name!r} share agent {env.agent!r}: "
                     "each cluster needs its own agent"
                 )
             seen[env.agent] = name
-        return self
+        return value
 
     def app_enabled(self, env_name: str, app: str) -> bool:
         """Whether ``app`` is installed in ``env_name`` (environment over project over default)."""

@@ -40,10 +40,17 @@ def dump_yaml(data: Any) -> str:
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.representer.ignore_aliases = lambda _data: True  # type: ignore[method-assign]
+    yaml.representer.add_representer(str, _represent_str)
     yaml.width = 4096
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()
+
+
+def _represent_str(representer: Any, data: str) -> Any:
+    # Multi-line strings (Fluentd config) as literal blocks, readable in review.
+    style = "|" if "\n" in data else None
+    return representer.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
 def _header(hint: str) -> str:
@@ -278,7 +285,11 @@ def _pipeline(config: ProjectConfig) -> str:
     envs = list(config.environments)
     jobs: dict[str, Any] = {
         "stages": ["validate", "plan", "apply"],
-        "variables": {"HELMFILE_IMAGE": "ghcr.io/helmfile/helmfile:v1.1.9"},
+        "variables": {
+            "HELMFILE_IMAGE": "ghcr.io/helmfile/helmfile:v1.1.9",
+            # A pip requirement for cluster-mgmt: a package name, a wheel URL or a git URL.
+            "CLUSTER_MGMT_PACKAGE": "cluster-mgmt",
+        },
         ".helmfile": {
             "image": {"name": "$HELMFILE_IMAGE", "entrypoint": [""]},
             "parallel": {"matrix": [{"ENVIRONMENT": envs}]},
@@ -288,7 +299,7 @@ def _pipeline(config: ProjectConfig) -> str:
             "stage": "validate",
             "image": "python:3.12-slim",
             "script": [
-                "pip install --quiet cluster-mgmt",
+                "pip install --quiet \"$CLUSTER_MGMT_PACKAGE\"",
                 "cluster-mgmt render --check",
                 "cluster-mgmt validate --no-helmfile",
             ],

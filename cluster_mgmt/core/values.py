@@ -77,11 +77,8 @@ def cilium_values(config: ProjectConfig, env_name: str) -> Values:
                 "ipam": {"mode": "kubernetes"},
                 "ipv4NativeRoutingCIDR": env.cilium.native_routing_cidr,
                 "cni": {"binPath": "/home/kubernetes/bin"},
-                "nodeinit": {
-                    "enabled": True,
-                    "reconfigureKubelet": True,
-                    "removeCbrBridge": True,
-                },
+                # Cilium >= 1.16 dropped nodeinit.reconfigureKubelet/removeCbrBridge.
+                "nodeinit": {"enabled": True},
             }
         )
     else:  # kind: images are often side-loaded with `kind load`, one operator is enough
@@ -100,7 +97,8 @@ def cilium_values(config: ProjectConfig, env_name: str) -> Values:
         values.update(
             {
                 "kubeProxyReplacement": True,
-                "k8sServiceHost": "auto",
+                "k8sServiceHost": env.cilium.k8s_service_host,
+                "k8sServicePort": env.cilium.k8s_service_port,
                 "ingressController": {
                     "enabled": True,
                     "default": True,

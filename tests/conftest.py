@@ -1,0 +1,97 @@
+"""Shared test options and fixtures."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+UPSTREAM = SHARED / "upstream"
+UPSTREAM_CHARTS = UPSTREAM / "charts"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite tests/golden/*/expected"
+    )
+    parser.addoption("--e2e", action="store_true", help="run end-to-end tests on kind")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--e2e"):
+        return
+    skip = pytest.mark.skip(reason="e2e tests need Docker and kind: run with --e2e")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def upstream_charts() -> Path:
+    if not UPSTREAM_CHARTS.is_dir():
+        pytest.skip(f"chart data not found at {UPSTREAM_CHARTS} (../shared/upstream is absent)")
+    return UPSTREAM_CHARTS
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        venv = REPO / ".venv" / "bin" / name
+        if venv.is_file():
+            return str(venv)
+        pytest.skip(f"{name} binary not installed (run `make tools`)")
+    return found
+
+
+@pytest.fixture
+def helmfile_bin() -> str:
+    return _tool("helmfile")
+
+
+@pytest.fixture
+def helm_bin() -> str:
+    return _tool("helm")
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., CliResult]:
+    """Run the CLI in-process through its real entry point and error boundary."""
+    from cluster_mgmt.cli import main
+
+    def run(*args: str | os.PathLike[str]) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        code = 0
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                main([str(a) for a in args])
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable
