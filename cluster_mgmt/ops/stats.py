@@ -1,0 +1,302 @@
+"""The ``stats`` use case: query Hubble metrics, summarize, chart and report.
+
+Queries per run: one range query for flows and one for drop reasons, whatever the number of
+namespaces; an instant query is added only when a range query comes back empty, to tell
+"no such metric" from "no traffic".
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cluster_mgmt.adapters.kube import KubeClient
+from cluster_mgmt.adapters.prometheus import DEFAULT_TIMEOUT_S, PrometheusClient
+from cluster_mgmt.core import stack
+from cluster_mgmt.core import stats as core
+from cluster_mgmt.errors import ClusterError, UserError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+FORWARDED_COLOR = "#2e7d32"
+DROPPED_COLOR = "#c62828"
+_SERVICE_RE = re.compile(r"(?P<ns>[a-z0-9-]+)/(?P<name>[a-z0-9-]+):(?P<port>[A-Za-z0-9-]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRef:
+    """A Kubernetes Service port: ``namespace/name:port``."""
+
+    namespace: str
+    name: str
+    port: int | str
+
+    @classmethod
+    def parse(cls, text: str) -> ServiceRef:
+        """Parse ``namespace/name:port`` (port a number or a port name).
+
+        Raises:
+            UserError: the text has another shape.
+        """
+        match = _SERVICE_RE.fullmatch(text.strip())
+        if match is None:
+            raise UserError(
+                f"invalid service {text!r}",
+                hint="use NAMESPACE/SERVICE:PORT, e.g. monitoring/prometheus-server:80",
+            )
+        port = match["port"]
+        return cls(match["ns"], match["name"], int(port) if port.isdigit() else port)
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}:{self.port}"
+
+
+DEFAULT_SERVICE = ServiceRef(
+    stack.PROMETHEUS_NAMESPACE, stack.PROMETHEUS_SERVICE, stack.PROMETHEUS_PORT
+)
+
+
+def resolve_kube_context(
+    project_dir: Path, env: str | None, kube_context: str | None
+) -> str | None:
+    """The kube context to use: ``--kube-context``, else the environment's, else the current one."""
+    if kube_context or env is None:
+        return kube_context
+    try:
+        from cluster_mgmt.ops.project import load_project
+    except ImportError as exc:  # the project model is not part of this build
+        raise UserError(
+            "--env needs a cluster-mgmt project, which this build cannot read",
+            hint="pass --kube-context or --prometheus-url instead",
+        ) from exc
+    config = load_project(project_dir).config
+    if env not in config.environments:
+        known = ", ".join(config.environments)
+        raise UserError(f"no environment {env!r} in the project (known: {known})")
+    context_of = getattr(config, "kube_context", None)
+    if callable(context_of):
+        return str(context_of(env))
+    return str(config.environments[env].kube_context)
+
+
+def connect(
+    *,
+    prometheus_url: str | None,
+    kube_context: str | None = None,
+    kubeconfig: str | None = None,
+    service: ServiceRef = DEFAULT_SERVICE,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> PrometheusClient:
+    """A Prometheus client: straight to ``prometheus_url``, else via the Kubernetes API."""
+    if prometheus_url:
+        return PrometheusClient.from_url(prometheus_url, timeout_s)
+    kube = KubeClient.from_kubeconfig(kube_context, kubeconfig)
+    return PrometheusClient.via_service_proxy(
+        kube, service.namespace, service.name, service.port, timeout_s
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReport:
+    """Everything one ``stats`` run found.
+
+    Attributes:
+        window: the evaluated time window.
+        namespaces: one entry per namespace, in the order asked (or sorted).
+        selection: the whole selection with each flow once (what the chart shows).
+        source: where Prometheus was reached.
+        queries: how many API queries the run sent.
+    """
+
+    window: core.TimeWindow
+    namespaces: tuple[core.FlowStats, ...]
+    selection: core.FlowStats
+    source: str
+    queries: int
+
+    def silent_namespaces(self) -> list[str]:
+        """Selected namespaces without a single flow in the window."""
+        return [
+            s.namespace
+            for s in self.namespaces
+            if not s.forwarded
+            and not s.dropped
+            and not any(
+                p.forwarded_per_s is not None or p.dropped_per_s is not None for p in s.series
+            )
+        ]
+
+
+def collect(
+    client: PrometheusClient, window: core.TimeWindow, namespaces: Sequence[str] = ()
+) -> StatsReport:
+    """Run the queries for ``namespaces`` (all when empty) and summarize them.
+
+    Raises:
+        ClusterError: Prometheus failed, or has no Hubble flow metrics at all in the window
+            (:data:`~cluster_mgmt.core.stats.MISSING_METRICS_MESSAGE`).
+    """
+    selected = core.check_namespaces(namespaces)
+    span = (window.start, window.end, window.step)
+    flows = client.query_range(core.flows_query(selected), *span)
+    if not flows and not client.query(core.presence_query(core.FLOWS_METRIC, window), window.end):
+        raise ClusterError(
+            core.MISSING_METRICS_MESSAGE,
+            hint=f"no {core.FLOWS_METRIC} samples between {core.format_time(window.start)} and "
+            f"{core.format_time(window.end)} in Prometheus ({client.description})",
+        )
+    drops: list[Any] | None = list(client.query_range(core.drops_query(selected), *span))
+    if not drops:
+        # Filtered by namespace, an empty answer may just mean no drops there.
+        labelled = core.presence_query(core.DROPS_METRIC, window, namespace_labelled=True)
+        drops = [] if selected and client.query(labelled, window.end) else None
+    return StatsReport(
+        window=window,
+        namespaces=tuple(core.summarize(window, flows, drops, selected)),
+        selection=core.summarize_selection(window, flows, selected),
+        source=client.description,
+        queries=client.queries,
+    )
+
+
+# --- chart --------------------------------------------------------------------------------
+
+
+def build_figure(report: StatsReport) -> Figure:
+    """Forwarded and dropped flows per second over time: two labelled series, shared time axis.
+
+    Dropped rates are usually orders of magnitude below forwarded ones, so each gets its own
+    panel (one scale would flatten the dropped line onto the axis).
+    """
+    import matplotlib.dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    selection = report.selection
+    times = [datetime.fromtimestamp(p.t, UTC) for p in selection.series]
+    nan = float("nan")
+    forwarded = [nan if p.forwarded_per_s is None else p.forwarded_per_s for p in selection.series]
+    dropped = [nan if p.dropped_per_s is None else p.dropped_per_s for p in selection.series]
+
+    figure = Figure(figsize=(10, 5.6), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)  # Agg: no display, no global pyplot state
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    top.plot(times, forwarded, color=FORWARDED_COLOR, linewidth=1.4, label="forwarded/s")
+    bottom.plot(times, dropped, color=DROPPED_COLOR, linewidth=1.4, label="dropped/s")
+    for axes, what in ((top, "forwarded"), (bottom, "dropped")):
+        axes.set_ylabel(f"{what} flows/s")
+        axes.set_ylim(bottom=0)
+        axes.grid(True, alpha=0.3)
+        axes.legend(loc="upper left")
+    locator = mdates.AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
+    bottom.xaxis.set_major_locator(locator)
+    formatter = mdates.ConciseDateFormatter(locator, tz=UTC)  # type: ignore[no-untyped-call]
+    bottom.xaxis.set_major_formatter(formatter)
+    bottom.set_xlabel("time (UTC)")
+    ratio = selection.drop_ratio
+    share = "no flows" if ratio is None else f"{ratio * 100:.2f}% dropped"
+    figure.suptitle(
+        f"Hubble flows — {selection.namespace} — {core.format_time(report.window.start)} to "
+        f"{core.format_time(report.window.end)} ({share})",
+        fontsize=11,
+    )
+    return figure
+
+
+def render_png(report: StatsReport) -> bytes:
+    """The chart as PNG bytes."""
+    buffer = io.BytesIO()
+    build_figure(report).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_png(report: StatsReport, path: Path) -> None:
+    """Write the chart to ``path``."""
+    _write(path, render_png(report))
+
+
+# --- HTML report --------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem;color:#1b1b1b}
+h1{font-size:1.5rem;margin:0 0 .3rem}
+.meta{color:#555;margin:.2rem 0 1rem}
+.cards{display:flex;gap:1rem;margin:1rem 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
+.card b{display:block;font-size:1.3rem}
+.fwd b{color:#2e7d32}.drop b{color:#c62828}
+img{max-width:100%;border:1px solid #eee}
+table{border-collapse:collapse;margin-top:1rem;font-size:.92rem}
+th,td{border-bottom:1px solid #e3e3e3;padding:.35rem .7rem;text-align:right}
+th{background:#f5f5f5}td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}
+""".strip()
+
+
+def render_html(report: StatsReport, generated_at: datetime | None = None) -> str:
+    """One self-contained HTML page: summary, inline PNG chart and the per-namespace table.
+
+    No scripts, fonts or links to fetch: it opens offline, e.g. as a CI job artifact.
+    """
+    generated = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    window = report.window
+    sel = core.table_row(report.selection)
+    share = sel.drop_share if sel.drop_share == "-" else f"{sel.drop_share}%"
+    image = base64.b64encode(render_png(report)).decode("ascii")
+    rows = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in astuple(row)) + "</tr>"
+        for row in (core.table_row(s) for s in report.namespaces)
+    )
+    if not rows:
+        rows = f'<tr><td colspan="{len(core.TABLE_HEADERS)}">no flows in this window</td></tr>'
+    headers = "".join(f"<th>{html.escape(h)}</th>" for h in core.TABLE_HEADERS)
+    esc = html.escape
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hubble packet statistics — {esc(report.selection.namespace)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>Hubble packet statistics — {esc(report.selection.namespace)}</h1>
+<p class="meta">{esc(core.format_time(window.start))} to {esc(core.format_time(window.end))}
+ · step {window.step}s · Prometheus: {esc(report.source)} · generated {esc(generated)}</p>
+<div class="cards">
+<div class="card fwd">forwarded<b>{esc(sel.forwarded)}</b>{esc(sel.forwarded_per_s)}/s</div>
+<div class="card drop">dropped<b>{esc(sel.dropped)}</b>{esc(sel.dropped_per_s)}/s</div>
+<div class="card">drop share<b>{esc(share)}</b>of all flows</div>
+</div>
+<img alt="Forwarded and dropped flows per second over time" src="data:image/png;base64,{image}">
+<table>
+<thead><tr>{headers}</tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+<p class="meta">A flow between two listed namespaces appears in both rows and once in the totals
+above. Drop reasons come from hubble_drop_total ("n/a": not enabled with namespace labels).</p>
+</body>
+</html>
+"""
+
+
+def write_html(report: StatsReport, path: Path) -> None:
+    """Write the HTML report to ``path``."""
+    _write(path, render_html(report).encode("utf-8"))
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,287 @@
+"""Fixtures for the stats tests: real Prometheus servers with known Hubble data, and a fake
+Kubernetes API whose service proxy forwards to one of them.
+
+The data set (``hubble_data``), per one-minute step over six hours from ``t0``:
+
+==================  ============================  ===========  ====================  ======
+series              labels (source → destination)  verdict      per minute            total
+==================  ============================  ===========  ====================  ======
+S1                  shop → shop                    FORWARDED    10                    3600
+S2                  shop → payments                FORWARDED    5                     1800
+S3                  payments → shop                DROPPED      1 (odd k), 2 (even k)  540
+                                                                reset at k=181
+S4                  (world) → shop                 DROPPED      2; no samples          720
+                                                                k=100..159 (gap)
+S5                  batch → (world)                FORWARDED    3; gap k=200..239     1080
+S6                  kube-system → kube-system      FORWARDED    1                      360
+S7                  shop → shop                    AUDIT        4                     (not counted)
+S8                  old → old                      FORWARDED    only 2h..1h before t0  (outside)
+S9                  payments → payments            FORWARDED    1, born at k=300        60
+D1 drop_total       payments → shop  POLICY_DENIED              like S3                540
+D2 drop_total       (world) → shop   STALE_OR_UNROUTABLE_IP     like S4                720
+D3 drop_total       payments → (world) CT_MAP_INSERTION_FAILED  1 every 10th minute     36
+==================  ============================  ===========  ====================  ======
+
+Counters start from non-zero baselines (an agent that ran before the window); the baseline
+and the first value of a series born in the window are not counted, as in Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from stats_promserver import PrometheusServer, missing_binaries, write_openmetrics
+
+STEP = 60
+INTERVALS = 360  # six hours of one-minute steps
+TOKEN = "test-token"
+PROXY_PREFIX = "/api/v1/namespaces/monitoring/services/prometheus-server:80/proxy"
+
+
+@dataclass(frozen=True, slots=True)
+class HubbleData:
+    """Where the known data set lies in time."""
+
+    t0: int
+    end: int
+    url: str
+
+
+def _counter(
+    t0: int,
+    base: float,
+    increment: Callable[[int], float],
+    *,
+    first: int = 0,
+    last: int = INTERVALS,
+    reset_at: int | None = None,
+    missing: range = range(0),
+) -> list[tuple[int, float]]:
+    """Samples at ``t0 + 60k``: ``base`` at ``first``, then ``+ increment(k)`` per minute."""
+    points: list[tuple[int, float]] = []
+    value = base
+    for k in range(first, last + 1):
+        if k > first:
+            # After a restart the counter starts again from zero.
+            value = increment(k) if k == reset_at else value + increment(k)
+        if k not in missing:
+            points.append((t0 + STEP * k, value))
+    return points
+
+
+def hubble_families(
+    t0: int,
+) -> dict[str, tuple[str, list[tuple[dict[str, str], list[tuple[int, float]]]]]]:
+    def flow(src: str, dst: str, verdict: str, proto: str, node: str) -> dict[str, str]:
+        return {
+            "source": src,
+            "destination": dst,
+            "verdict": verdict,
+            "protocol": proto,
+            "type": "Trace" if verdict != "DROPPED" else "Drop",
+            "subtype": "to-endpoint",
+            "instance": f"{node}:9965",
+            "job": "hubble",
+        }
+
+    def drop(src: str, dst: str, reason: str, proto: str) -> dict[str, str]:
+        return {
+            "source": src,
+            "destination": dst,
+            "reason": reason,
+            "protocol": proto,
+            "instance": "node-b:9965",
+            "job": "hubble",
+        }
+
+    s3 = _counter(t0, 40, lambda k: 1 if k % 2 else 2, reset_at=181)
+    s4 = _counter(t0, 0, lambda k: 2, missing=range(100, 160))
+    flows = [
+        (flow("shop", "shop", "FORWARDED", "TCP", "node-a"), _counter(t0, 5000, lambda k: 10)),
+        (flow("shop", "payments", "FORWARDED", "TCP", "node-a"), _counter(t0, 200, lambda k: 5)),
+        (flow("payments", "shop", "DROPPED", "TCP", "node-b"), s3),
+        (flow("", "shop", "DROPPED", "UDP", "node-b"), s4),
+        (
+            flow("batch", "", "FORWARDED", "TCP", "node-a"),
+            _counter(t0, 7, lambda k: 3, missing=range(200, 240)),
+        ),
+        (
+            flow("kube-system", "kube-system", "FORWARDED", "UDP", "node-a"),
+            _counter(t0, 0, lambda k: 1),
+        ),
+        (flow("shop", "shop", "AUDIT", "TCP", "node-a"), _counter(t0, 0, lambda k: 4)),
+        (
+            flow("old", "old", "FORWARDED", "TCP", "node-a"),
+            _counter(t0, 0, lambda k: 1, first=-120, last=-60),
+        ),
+        (
+            flow("payments", "payments", "FORWARDED", "TCP", "node-b"),
+            _counter(t0, 50, lambda k: 1, first=300),
+        ),
+    ]
+    drops = [
+        (drop("payments", "shop", "POLICY_DENIED", "TCP"), s3),
+        (drop("", "shop", "STALE_OR_UNROUTABLE_IP", "UDP"), s4),
+        (
+            drop("payments", "", "CT_MAP_INSERTION_FAILED", "UDP"),
+            _counter(t0, 3, lambda k: 1 if k % 10 == 0 else 0),
+        ),
+    ]
+    return {
+        "hubble_flows_processed_total": ("counter", flows),
+        "hubble_drop_total": ("counter", drops),
+    }
+
+
+def _require_binaries() -> None:
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(
+            f"{' and '.join(missing)} not installed (Debian package 'prometheus'; "
+            "run scripts/install-system.sh)"
+        )
+
+
+@contextmanager
+def _serve(workdir: Path, families: dict) -> Iterator[PrometheusServer]:  # type: ignore[type-arg]
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / "data.om"
+    with data.open("w") as out:
+        write_openmetrics(out, families)
+    server = PrometheusServer(workdir)
+    server.backfill(data)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def hubble_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubbleData]:
+    """A Prometheus holding the known Hubble data set (see the module docstring)."""
+    _require_binaries()
+    # Whole hours, twelve hours back: inside the default 24h window, never in the future.
+    t0 = int(time.time()) // 3600 * 3600 - 12 * 3600
+    workdir = tmp_path_factory.mktemp("prom-hubble")
+    with _serve(workdir, hubble_families(t0)) as server:
+        yield HubbleData(t0=t0, end=t0 + STEP * INTERVALS, url=server.url)
+
+
+@pytest.fixture(scope="session")
+def plain_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Prometheus with node metrics but no Hubble metrics at all."""
+    _require_binaries()
+    t0 = int(time.time()) // 3600 * 3600 - 12 * 3600
+    load = [
+        (
+            {"instance": "node-a:9100", "job": "node"},
+            [(t0 + STEP * k, 0.5) for k in range(INTERVALS + 1)],
+        )
+    ]
+    workdir = tmp_path_factory.mktemp("prom-plain")
+    with _serve(workdir, {"node_load1": ("gauge", load)}) as server:
+        yield server.url
+
+
+# --- a fake Kubernetes API: the service proxy to the test Prometheus ---------------------
+
+
+@dataclass
+class FakeKubeApi:
+    """What the fake API server saw, and a kubeconfig pointing at it."""
+
+    url: str
+    kubeconfig: Path
+    context: str
+    requests: list[str] = field(default_factory=list)
+
+    def proxied(self, api_path: str) -> list[str]:
+        """The proxied requests to one Prometheus API path (``/api/v1/query_range``)."""
+        return [
+            r for r in self.requests if urllib.parse.urlsplit(r).path == PROXY_PREFIX + api_path
+        ]
+
+
+def _handler(upstream: str, seen: list[str]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.path)
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._status(401, "Unauthorized", "Unauthorized")
+                return
+            path = urllib.parse.urlsplit(self.path)
+            if not path.path.startswith(PROXY_PREFIX + "/"):
+                name = path.path.split("/services/")[-1].split("/")[0]
+                self._status(404, "NotFound", f'services "{name}" not found')
+                return
+            target = upstream + self.path[len(PROXY_PREFIX) :]
+            try:
+                with urllib.request.urlopen(target, timeout=30) as response:
+                    status, body = response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                status, body = exc.code, exc.read()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _status(self, code: int, reason: str, message: str) -> None:
+            body = json.dumps(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "message": message,
+                    "reason": reason,
+                    "code": code,
+                }
+            ).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def fake_kube_api(hubble_prometheus: HubbleData, tmp_path: Path) -> Iterator[FakeKubeApi]:
+    """A Kubernetes API on 127.0.0.1 whose prometheus-server service proxy is real."""
+    seen: list[str] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hubble_prometheus.url, seen))
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: fake\n  cluster:\n    server: {url}\n"
+        f"users:\n- name: tester\n  user:\n    token: {TOKEN}\n"
+        "contexts:\n- name: fake-agent\n  context:\n    cluster: fake\n    user: tester\n"
+        "current-context: fake-agent\n"
+    )
+    try:
+        yield FakeKubeApi(url=url, kubeconfig=kubeconfig, context="fake-agent", requests=seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
