@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export HELMFILE_V1MODE := true
+# Chart data (values.yaml + values.schema.json per chart version) for `validate`.
+CHARTS_DIR ?= $(CURDIR)/../shared/upstream/charts
 
 .PHONY: demo test test-unit lint bench venv tools system clean
 
@@ -28,7 +30,7 @@ demo: venv tools
 	$(BIN)/cluster-mgmt init demo --provider kind --env dev --gitlab-url https://gitlab.com \
 		--agent-project my-group/cluster-management --agent demo-agent --base-domain 127.0.0.1.nip.io
 	$(BIN)/cluster-mgmt -C demo render
-	$(BIN)/cluster-mgmt -C demo validate --charts-dir $(CURDIR)/../shared/upstream/charts
+	$(BIN)/cluster-mgmt -C demo validate $(if $(wildcard $(CHARTS_DIR)),--charts-dir $(CHARTS_DIR))
 	cd demo && helmfile --environment dev build >/dev/null && echo "helmfile build: ok"
 	@echo "demo project ready in ./demo"
 

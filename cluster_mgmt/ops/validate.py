@@ -100,7 +100,7 @@ def load_chart_data(charts_dir: Path, chart: str, version: str) -> tuple[ChartDa
     schema_file = where / "values.schema.json"
     data = ChartData(
         chart,
-        version,
+        version if not note else where.name,
         _load_yaml(where / "values.yaml"),
         _load_json(schema_file) if schema_file.is_file() else None,
         str(where),
