@@ -55,21 +55,11 @@ class KubeClient:
         from urllib3.exceptions import HTTPError
 
         try:
-            response = self._api.call_api(
-                path,
-                "GET",
-                query_params=list((params or {}).items()),
-                header_params={"Accept": "application/json, */*"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-            )
+            return _get_bytes(self._api, path, params)
         except ApiException as exc:
             raise ClusterError(_describe_api_error(path, exc.status, exc.body)) from exc
         except (HTTPError, OSError) as exc:
             raise ClusterError(f"Kubernetes API unreachable ({path}): {exc}") from exc
-        raw = response[0].data
-        return raw if isinstance(raw, bytes) else bytes(raw)
 
     def list_items(self, collection_path: str) -> list[dict[str, Any]]:
         """All items of a collection path, following ``continue`` tokens (bounded)."""
@@ -109,3 +99,32 @@ def _describe_api_error(path: str, status: int | None, body: Any) -> str:
     reasons = {401: "unauthorized", 403: "forbidden", 404: "not found"}
     reason = reasons.get(status or 0, f"HTTP {status}")
     return f"Kubernetes API {reason} for {path}" + (f": {message}" if message else "")
+
+
+def _get_bytes(api: Any, path: str, params: Mapping[str, str] | None) -> bytes:
+    """GET ``path`` with the client's auth; raise ``ApiException`` on a non-2xx status.
+
+    kubernetes >= 35 (openapi-generator 7) split ``call_api`` into ``param_serialize`` +
+    ``call_api`` and no longer raises on HTTP errors; older clients take the one-call form.
+    """
+    from kubernetes.client.exceptions import ApiException
+
+    headers = {"Accept": "application/json, */*"}
+    timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+    query = list((params or {}).items())
+    if not hasattr(api, "param_serialize"):
+        response = api.call_api(
+            path, "GET", query_params=query, header_params=headers,
+            auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
+        )  # fmt: skip
+        raw = response[0].data
+        return raw if isinstance(raw, bytes) else bytes(raw)
+    method, url, header_params, body, post_params = api.param_serialize(
+        "GET", path, query_params=query, header_params=headers, auth_settings=["BearerToken"]
+    )
+    result = api.call_api(method, url, header_params, body, post_params, _request_timeout=timeout)
+    data = result.read()
+    raw = data if isinstance(data, bytes) else bytes(data or b"")
+    if not 200 <= result.status <= 299:
+        raise ApiException(http_resp=result, body=raw.decode("utf-8", "replace"), data=None)
+    return raw
