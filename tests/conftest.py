@@ -20,9 +20,7 @@ UPSTREAM_CHARTS = UPSTREAM / "charts"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--update-golden", action="store_true", help="rewrite tests/golden/*/expected"
-    )
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/*/expected")
     parser.addoption("--e2e", action="store_true", help="run end-to-end tests on kind")
 
 

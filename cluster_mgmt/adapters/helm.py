@@ -36,7 +36,9 @@ class Runner(Protocol):
 
     def __call__(
         self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
-    ) -> Completed: ...
+    ) -> Completed:
+        """Run ``argv`` in ``cwd`` with ``env`` added, for at most ``timeout`` seconds."""
+        ...
 
 
 def subprocess_runner(

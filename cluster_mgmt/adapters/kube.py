@@ -35,7 +35,7 @@ class KubeClient:
         from kubernetes.config.config_exception import ConfigException
 
         try:
-            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
         except (ConfigException, OSError, ValueError) as exc:
             where = f"context {context!r}" if context else "the current context"
             raise ClusterError(

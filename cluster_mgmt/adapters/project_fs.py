@@ -34,6 +34,7 @@ class Manifest:
 
     @classmethod
     def load(cls, root: Path) -> Manifest:
+        """Read the manifest of a project (empty when there is none yet)."""
         path = root / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -47,6 +48,7 @@ class Manifest:
         return cls(dict(data.get("generated", {})), frozenset(data.get("seeded", [])))
 
     def dump(self) -> str:
+        """The manifest as JSON text."""
         body = {"generated": dict(sorted(self.generated.items())), "seeded": sorted(self.seeded)}
         return (
             json.dumps(

@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        _print_error(f"unexpected error: {type(exc).__name__}: {exc}\n(re-run with --debug for a traceback)")
+        _print_error(
+            f"unexpected error: {type(exc).__name__}: {exc}\n(re-run with --debug for a traceback)"
+        )
         sys.exit(1)
     sys.exit(0)
 
@@ -108,5 +110,5 @@ def state(ctx: click.Context) -> CliState:
     """The shared options of the running command."""
     obj = ctx.find_object(CliState)
     if obj is None:  # invoked directly in a test without the group
-        obj = CliState(project_dir=Path("."), debug=False)
+        obj = CliState(project_dir=Path(), debug=False)
     return obj

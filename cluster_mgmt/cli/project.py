@@ -153,7 +153,9 @@ def values_cmd(ctx: click.Context, release: str, env: str | None) -> None:
 @click.option("--no-helmfile", is_flag=True, help="Skip `helmfile build`.")
 @click.option("--env", "env", help="Only this environment.")
 @click.pass_context
-def validate_cmd(ctx: click.Context, charts_dir: Path | None, no_helmfile: bool, env: str | None) -> None:
+def validate_cmd(
+    ctx: click.Context, charts_dir: Path | None, no_helmfile: bool, env: str | None
+) -> None:
     """Check the config, every values key against its chart, policies and helmfile states."""
     from cluster_mgmt.ops.validate import validate_project
 

@@ -103,9 +103,7 @@ def _schema_open(schema: Mapping[str, Any] | None) -> bool:
     """Whether a schema node allows keys it does not list."""
     if not schema:
         return True
-    if schema.get("additionalProperties") not in (None, False) or schema.get(
-        "patternProperties"
-    ):
+    if schema.get("additionalProperties") not in (None, False) or schema.get("patternProperties"):
         return True
     return "properties" not in schema and schema.get("type") in (None, "object")
 
@@ -133,9 +131,7 @@ def unknown_keys(
         if key in defaults:
             default = defaults[key]
             if isinstance(value, Mapping) and _is_scalar(default) and default is not None:
-                yield KeyProblem(
-                    here, f"expects a {type(default).__name__}, got a mapping"
-                )
+                yield KeyProblem(here, f"expects a {type(default).__name__}, got a mapping")
                 continue
             yield from unknown_keys(value, default, sub_schema, here, documented)
         elif here in documented:

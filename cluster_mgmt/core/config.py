@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlparse
 
@@ -27,7 +27,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
 
 
-class Provider(str, Enum):
+class Provider(StrEnum):
     """Where the cluster runs; selects a Cilium profile."""
 
     EKS = "eks"
@@ -35,7 +35,7 @@ class Provider(str, Enum):
     KIND = "kind"
 
 
-class IngressController(str, Enum):
+class IngressController(StrEnum):
     """Which Ingress controller the stack installs."""
 
     TRAEFIK = "traefik"
@@ -43,7 +43,7 @@ class IngressController(str, Enum):
     CILIUM = "cilium"
 
 
-class SiemProtocol(str, Enum):
+class SiemProtocol(StrEnum):
     """Syslog transport to the SIEM."""
 
     UDP = "udp"
@@ -240,10 +240,7 @@ class Environment(_Model):
                 "e.g. from `gcloud container clusters describe … --format "
                 "'value(clusterIpv4Cidr)'`)"
             )
-        if (
-            self.ingress.controller == IngressController.CILIUM
-            and not self.cilium.k8s_service_host
-        ):
+        if self.ingress.controller == IngressController.CILIUM and not self.cilium.k8s_service_host:
             raise ValueError(
                 "ingress.controller cilium replaces kube-proxy, so Cilium needs the API "
                 "server address: set cilium.k8s_service_host (kubectl cluster-info)"
@@ -256,7 +253,7 @@ class Environment(_Model):
 class ProjectConfig(_Model):
     """The whole ``cluster-mgmt.yaml``."""
 
-    version: Literal[1] = CONFIG_VERSION
+    version: Literal[1] = 1
     gitlab: GitLab
     charts: Charts = Charts()
     apps: Apps = Apps()

@@ -39,7 +39,7 @@ def dump_yaml(data: Any) -> str:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.representer.ignore_aliases = lambda _data: True  # type: ignore[method-assign]
+    yaml.representer.ignore_aliases = lambda _data: True
     yaml.representer.add_representer(str, _represent_str)
     yaml.width = 4096
     stream = io.StringIO()
@@ -69,9 +69,7 @@ def values_path(env_name: str, release: str) -> PurePosixPath:
 
 def enabled_releases(config: ProjectConfig, env_name: str) -> list[str]:
     """Releases installed in an environment, in install order."""
-    return [
-        name for name, rel in RELEASES.items() if config.app_enabled(env_name, rel.app)
-    ]
+    return [name for name, rel in RELEASES.items() if config.app_enabled(env_name, rel.app)]
 
 
 def ingress_chart(config: ProjectConfig, env_name: str) -> str | None:
@@ -188,16 +186,16 @@ def render(config: ProjectConfig, assets: Assets) -> RenderedProject:
             ) + dump_yaml(
                 {
                     "ci_access": {
-                        "projects": [
-                            {"id": config.gitlab.project, "environments": [env_name]}
-                        ]
+                        "projects": [{"id": config.gitlab.project, "environments": [env_name]}]
                     }
                 }
             )
 
     seeds.update(_example_policies())
     seeds[PurePosixPath(".gitlab-ci.yml")] = _pipeline(config)
-    seeds[PurePosixPath("README.md")] = assets.template("README.md.j2", envs=list(config.environments))
+    seeds[PurePosixPath("README.md")] = assets.template(
+        "README.md.j2", envs=list(config.environments)
+    )
     return RenderedProject(generated=gen, seeds=seeds)
 
 
@@ -299,7 +297,7 @@ def _pipeline(config: ProjectConfig) -> str:
             "stage": "validate",
             "image": "python:3.12-slim",
             "script": [
-                "pip install --quiet \"$CLUSTER_MGMT_PACKAGE\"",
+                'pip install --quiet "$CLUSTER_MGMT_PACKAGE"',
                 "cluster-mgmt render --check",
                 "cluster-mgmt validate --no-helmfile",
             ],
@@ -307,19 +305,19 @@ def _pipeline(config: ProjectConfig) -> str:
         "plan": {
             "extends": ".helmfile",
             "stage": "plan",
-            "script": ["helmfile --environment \"$ENVIRONMENT\" diff --detailed-exitcode || "
-                       "[ $? -eq 2 ]"],
+            "script": [
+                'helmfile --environment "$ENVIRONMENT" diff --detailed-exitcode || [ $? -eq 2 ]'
+            ],
         },
         "apply": {
             "extends": ".helmfile",
             "stage": "apply",
             "environment": {"name": "$ENVIRONMENT"},
             "rules": [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual"}],
-            "script": ["helmfile --environment \"$ENVIRONMENT\" apply"],
+            "script": ['helmfile --environment "$ENVIRONMENT" apply'],
         },
     }
     return (
         "# The pipeline of this cluster-management project: yours to edit.\n"
-        "# GITLAB_AGENT_TOKEN must be a masked, protected CI/CD variable.\n"
-        + dump_yaml(jobs)
+        "# GITLAB_AGENT_TOKEN must be a masked, protected CI/CD variable.\n" + dump_yaml(jobs)
     )

@@ -39,7 +39,7 @@ def package_assets() -> core_render.Assets:
     """The canonical helmfile states and Jinja2 templates shipped with the package."""
     states_dir = resources.files("cluster_mgmt").joinpath("_data", "helmfile.d")
     if not states_dir.is_dir():  # running from a source checkout (editable install)
-        states_dir = Path(__file__).resolve().parents[2] / "helmfile.d"  # type: ignore[assignment]
+        states_dir = Path(__file__).resolve().parents[2] / "helmfile.d"
     states = {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in states_dir.iterdir()
@@ -99,9 +99,7 @@ def _did_you_mean(document: Any, loc: tuple[Any, ...]) -> str:
     model = _model_at(loc[:-1])
     if model is None:
         return ""
-    names = list(model.model_fields) + [
-        f.alias for f in model.model_fields.values() if f.alias
-    ]
+    names = list(model.model_fields) + [f.alias for f in model.model_fields.values() if f.alias]
     close = difflib.get_close_matches(str(loc[-1]), names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -219,8 +217,7 @@ def render_project(project_dir: Path, *, check: bool = False, force: bool = Fals
     """Regenerate the generated files; with ``check``, only report stale ones (exit 1)."""
     project = load_project(project_dir)
     if any(
-        env.ingress.controller == "ingress-nginx"
-        for env in project.config.environments.values()
+        env.ingress.controller == "ingress-nginx" for env in project.config.environments.values()
     ):
         warn_ingress_nginx()
     rendered = core_render.render(project.config, package_assets())

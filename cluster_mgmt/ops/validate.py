@@ -136,9 +136,7 @@ def _check_release(
         merged = merge_values(merged, yamlio.to_plain(doc))
     for problem in schema_problems(merged, chart):
         # Point at the last file that sets the path (the override wins).
-        name, doc = next(
-            ((n, d) for n, d in reversed(docs) if _has_path(d, problem.path)), docs[0]
-        )
+        name, doc = next(((n, d) for n, d in reversed(docs) if _has_path(d, problem.path)), docs[0])
         loc = yamlio.locate(doc, problem.path, name)
         report.problems.append(f"{loc}: {loc.field or '(values)'}: {problem.message}")
 

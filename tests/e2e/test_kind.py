@@ -28,9 +28,13 @@ nodes:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
-    if shutil.which("docker") is None or subprocess.run(
-        ["docker", "info"], capture_output=True, check=False, timeout=30
-    ).returncode != 0:
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(
+            ["docker", "info"], capture_output=True, check=False, timeout=30
+        ).returncode
+        != 0
+    ):
         pytest.skip("no Docker engine: kind clusters cannot run here")
     from pytest_kind import KindCluster
 
@@ -60,7 +64,9 @@ def test_stack_deploys_and_cilium_runs_in_audit_mode(cluster, tmp_path: Path, ru
     config = project / "cluster-mgmt.yaml"
     # No GitLab here: no agent; the kube context is kind's own.
     text = config.read_text().replace("gitlab_agent: true", "gitlab_agent: false")
-    text = text.replace("    agent: e2e\n", "    agent: e2e\n    kube_context: kind-cluster-mgmt-e2e\n")
+    text = text.replace(
+        "    agent: e2e\n", "    agent: e2e\n    kube_context: kind-cluster-mgmt-e2e\n"
+    )
     config.write_text(text)
     assert run_cli("-C", project, "render").exit_code == 0
     env = {"KUBECONFIG": str(cluster.kubeconfig_path), "HELMFILE_V1MODE": "true"}
@@ -70,8 +76,11 @@ def test_stack_deploys_and_cilium_runs_in_audit_mode(cluster, tmp_path: Path, ru
         project, env,
     )  # fmt: skip
     data = json.loads(
-        _run(["kubectl", "-n", "kube-system", "get", "cm", "cilium-config", "-o", "json"],
-             project, env)  # fmt: skip
+        _run(
+            ["kubectl", "-n", "kube-system", "get", "cm", "cilium-config", "-o", "json"],
+            project,
+            env,
+        )  # fmt: skip
     )["data"]
     assert data["policy-audit-mode"] == "true"
     assert "flow:sourceContext=namespace" in data["hubble-metrics"]

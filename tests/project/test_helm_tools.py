@@ -64,14 +64,10 @@ def test_helmfile_build_does_not_need_the_agent_token(
 
 def test_validate_runs_helmfile_build(tmp_path: Path, run_cli, helmfile_bin, helm_bin) -> None:
     project = _project(tmp_path, run_cli, "kind")
-    report = validate_project(
-        project, charts_dir=None, helmfile=Helmfile(helmfile_bin, helm_bin)
-    )
+    report = validate_project(project, charts_dir=None, helmfile=Helmfile(helmfile_bin, helm_bin))
     assert "helmfile build: dev" in report.checked
     (project / "helmfile.d/00-cilium.yaml.gotmpl").write_text("releases: [{{ .Values.nope }]\n")
-    broken = validate_project(
-        project, charts_dir=None, helmfile=Helmfile(helmfile_bin, helm_bin)
-    )
+    broken = validate_project(project, charts_dir=None, helmfile=Helmfile(helmfile_bin, helm_bin))
     assert any("helmfile build failed for environment 'dev'" in p for p in broken.problems)
 
 

@@ -76,9 +76,7 @@ def test_init_gke_requires_native_routing_cidr(tmp_path: Path, run_cli) -> None:
 
 def test_init_with_invalid_value_leaves_nothing(tmp_path: Path, run_cli) -> None:
     target = tmp_path / "bad"
-    result = _init(
-        run_cli, target, "--provider", "gke", "--native-routing-cidr", "10.4.0.1/14"
-    )
+    result = _init(run_cli, target, "--provider", "gke", "--native-routing-cidr", "10.4.0.1/14")
     assert result.exit_code == 2
     assert "native_routing_cidr" in result.stderr
     assert not target.exists()

@@ -85,9 +85,7 @@ def test_every_rendered_values_key_exists_in_the_real_chart(
             assert chart is not None, pin
             checked += 1
     assert checked >= 3
-    result = run_cli(
-        "-C", project, "validate", "--charts-dir", upstream_charts, "--no-helmfile"
-    )
+    result = run_cli("-C", project, "validate", "--charts-dir", upstream_charts, "--no-helmfile")
     assert result.exit_code == 0, result.stderr
     assert "valid" in result.stdout
     assert result.stdout.count("ok: values:") == checked
