@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -180,9 +181,13 @@ def _print_table(report: StatsReport) -> None:
             row.dropped_per_s,
             row.top_drop_reasons,
         )
-    # Piped output gets a fixed, wide table instead of rich's 80-column default.
-    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-    if report.namespaces:
-        console.print(table)
-    else:
-        console.print(f"{title}: no forwarded or dropped flows")
+    if not report.namespaces:
+        click.echo(f"{title}: no forwarded or dropped flows")
+        return
+    if sys.stdout.isatty():
+        Console(soft_wrap=False).print(table)
+        return
+    # Piped: a fixed, wide table (not rich's 80 columns) without trailing blanks.
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, soft_wrap=False).print(table)
+    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))

@@ -46,6 +46,9 @@ from stats_promserver import PrometheusServer, missing_binaries, write_openmetri
 STEP = 60
 INTERVALS = 360  # six hours of one-minute steps
 TOKEN = "test-token"
+# The context a project made by `init --agent-project my-group/cluster-management --agent
+# dev-agent` uses for its environment: GitLab agent contexts are <project>:<agent>.
+AGENT_CONTEXT = "my-group/cluster-management:dev-agent"
 PROXY_PREFIX = "/api/v1/namespaces/monitoring/services/prometheus-server:80/proxy"
 
 
@@ -277,6 +280,7 @@ def fake_kube_api(hubble_prometheus: HubbleData, tmp_path: Path) -> Iterator[Fak
         f"clusters:\n- name: fake\n  cluster:\n    server: {url}\n"
         f"users:\n- name: tester\n  user:\n    token: {TOKEN}\n"
         "contexts:\n- name: fake-agent\n  context:\n    cluster: fake\n    user: tester\n"
+        f"- name: {AGENT_CONTEXT}\n  context:\n    cluster: fake\n    user: tester\n"
         "current-context: fake-agent\n"
     )
     try:
