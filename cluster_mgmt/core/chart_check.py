@@ -161,7 +161,22 @@ def schema_problems(values: Mapping[str, Any], chart: ChartData) -> list[KeyProb
     import jsonschema
 
     defaults = chart.effective_defaults()
-    validator = jsonschema.validators.validator_for(chart.schema)(chart.schema)
+    # Charts write "$schema" loosely (no trailing "#"); pick the draft by name.
+    declared = str(chart.schema.get("$schema", ""))
+    validator_cls = next(
+        (
+            cls
+            for draft, cls in (
+                ("draft-07", jsonschema.Draft7Validator),
+                ("draft-06", jsonschema.Draft6Validator),
+                ("draft-04", jsonschema.Draft4Validator),
+                ("2019-09", jsonschema.Draft201909Validator),
+            )
+            if draft in declared
+        ),
+        jsonschema.Draft202012Validator,
+    )
+    validator = validator_cls(chart.schema)
 
     def errors(doc: Mapping[str, Any]) -> dict[tuple[Path_, str], None]:
         found = validator.iter_errors(doc)
