@@ -160,3 +160,21 @@ def test_helm_binary_version(helm_bin: str) -> None:
     out = subprocess.run([helm_bin, "version", "--short"], capture_output=True, text=True,
                          check=True, timeout=60).stdout  # fmt: skip
     assert out.startswith("v3.")
+
+
+def test_network_policies_release_renders_offline(
+    tmp_path: Path, run_cli, helmfile_bin: str, helm_bin: str
+) -> None:
+    project = _project(tmp_path, run_cli, "gke")  # apps.network_policies: true
+    result = subprocess.run(
+        [helmfile_bin, "--helm-binary", helm_bin, "--environment", "production",
+         "--selector", "name=network-policies", "template", "--skip-deps"],
+        cwd=project, env={**os.environ, "HELMFILE_V1MODE": "true"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.load_all(result.stdout) if d]
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert ("NetworkPolicy", "default-deny-ingress") in names
+    assert ("CiliumNetworkPolicy", "allow-dns-egress") in names
+    assert len(docs) == 4
