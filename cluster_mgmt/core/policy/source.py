@@ -1,0 +1,131 @@
+"""Where things came from: positioned YAML nodes, locations and findings.
+
+The loader (in ``ops``) builds :class:`PositionedDict`/:class:`PositionedList` so the pure
+parsers here can point a finding at ``file:line:col`` without doing any I/O themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cluster_mgmt.errors import Location
+
+Position = tuple[int, int]  # 0-based line and column, as YAML parsers report them
+
+
+class PositionedDict(dict[Any, Any]):
+    """A mapping that remembers where each of its keys was written."""
+
+    __slots__ = ("positions", "start")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions: dict[Any, Position] = {}
+        self.start: Position | None = None
+
+
+class PositionedList(list[Any]):
+    """A sequence that remembers where each of its items was written."""
+
+    __slots__ = ("positions", "start")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions: list[Position] = []
+        self.start: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDoc:
+    """One Kubernetes object read from a file (a List item is its own document)."""
+
+    file: str
+    obj: Mapping[str, Any]
+
+    def locate(self, path: Sequence[str | int] = ()) -> Location:
+        """Location of ``path`` inside this object (the deepest part that is known)."""
+        return locate(self.file, self.obj, path)
+
+
+def locate(file: str, root: Any, path: Sequence[str | int]) -> Location:
+    """Walk ``path`` from ``root`` and return the last position found, with the field path."""
+    best: Position | None = getattr(root, "start", None)
+    node = root
+    for part in path:
+        pos: Position | None = None
+        if isinstance(node, PositionedDict) and isinstance(part, str):
+            pos = node.positions.get(part)
+        elif isinstance(node, PositionedList) and isinstance(part, int):
+            if 0 <= part < len(node.positions):
+                pos = node.positions[part]
+        if pos is not None:
+            best = pos
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    field = field_path(path) or None
+    if best is None:
+        return Location(file, None, None, field)
+    return Location(file, best[0] + 1, best[1] + 1, field)
+
+
+def field_path(path: Sequence[str | int]) -> str:
+    """``("spec", "ingress", 0, "from")`` -> ``spec.ingress[0].from``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a parser, the linter or the safety check wants the user to know.
+
+    ``severity`` is ``error`` (the object is invalid and left out of the analysis),
+    ``warning`` (part of it is not analysed, or it is likely a mistake) or ``info``.
+    """
+
+    severity: str
+    code: str
+    message: str
+    location: Location | None = None
+    hint: str | None = None
+    subject: str | None = None  # e.g. "CiliumNetworkPolicy app/allow-web"
+
+    def render(self) -> str:
+        """``file:line:col: field: [severity code] subject: message (hint: ...)``."""
+        parts = []
+        if self.location is not None:
+            prefix = str(self.location)
+            if self.location.field:
+                prefix += f": {self.location.field}"
+            parts.append(prefix + ":")
+        parts.append(f"{self.severity} [{self.code}]")
+        if self.subject:
+            parts.append(f"{self.subject}:")
+        parts.append(self.message)
+        text = " ".join(parts)
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        """A plain dict for ``-o json``."""
+        loc = self.location
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "subject": self.subject,
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "column": loc.col if loc else None,
+            "field": loc.field if loc else None,
+            "hint": self.hint,
+        }
