@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -118,6 +119,7 @@ class PrometheusClient:
         self.transport = transport
         self.timeout_s = timeout_s
         self.queries = 0
+        self._lock = threading.Lock()  # queries may run in parallel threads
 
     @classmethod
     def from_url(cls, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> PrometheusClient:
@@ -162,7 +164,8 @@ class PrometheusClient:
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         # Prometheus aborts evaluation past this, so the server gives up when we do.
         params["timeout"] = f"{max(1, math.floor(self.timeout_s))}s"
-        self.queries += 1
+        with self._lock:
+            self.queries += 1
         body = self.transport.get(path, params)
         try:
             payload = json.loads(body)
@@ -198,13 +201,10 @@ def _labels(item: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _points(values: Any) -> tuple[tuple[float, float], ...]:
-    points: list[tuple[float, float]] = []
-    for pair in values or ():
-        try:
-            points.append((float(pair[0]), float(pair[1])))
-        except (TypeError, ValueError, IndexError) as exc:
-            raise ClusterError(f"malformed sample in Prometheus answer: {pair!r}") from exc
-    return tuple(points)
+    try:
+        return tuple((float(t), float(v)) for t, v in values or ())
+    except (TypeError, ValueError) as exc:
+        raise ClusterError(f"malformed sample in Prometheus answer: {exc}") from exc
 
 
 def _read_bounded(response: Any) -> bytes:

@@ -19,6 +19,7 @@ which is what GitLab's ``... or on(source,destination,verdict) ...`` query achie
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -279,42 +280,53 @@ def counter_increase(points: Sequence[tuple[float, float]], window: TimeWindow) 
 
     Points off the step grid or outside the window are ignored; so are NaN and infinities.
     """
-    per_interval: list[float | None] = [None] * window.intervals
+    start, step, last = window.start, window.step, window.intervals
+    if len(points) == last + 1 and points[0][0] == start and points[-1][0] == window.end:
+        # Fast path, the common case: a sample at every step (Prometheus returns them in
+        # order, one per step), so consecutive samples are consecutive steps.
+        values = [value for _, value in points]
+        if not any(value - value for value in values):  # all finite
+            steps = [b - a if b >= a else b for a, b in zip(values, values[1:], strict=False)]
+            return CounterIncrease(total=sum(steps), per_interval=tuple(steps))
+    per_interval: list[float | None] = [None] * last
     total = 0.0
-    prev_index: int | None = None
+    prev_index = -1
     prev_value = 0.0
+    # A hot loop (series × steps): plain arithmetic, no calls.
     for timestamp, value in points:
-        offset = timestamp - window.start
-        index = round(offset / window.step)
-        if abs(offset - index * window.step) > 1e-3 or not 0 <= index <= window.intervals:
+        index, off_grid = divmod(timestamp - start, step)
+        # value - value is NaN for NaN and ±inf: a sample that is not a number is missing.
+        if off_grid or index < 0 or index > last or index <= prev_index or value - value:
             continue
-        if not math.isfinite(value) or (prev_index is not None and index <= prev_index):
-            continue
-        if prev_index is not None:
+        if prev_index >= 0:
             increase = value - prev_value if value >= prev_value else value  # reset: from zero
             total += increase
             if index == prev_index + 1:
-                per_interval[index - 1] = increase
-        prev_index, prev_value = index, value
+                per_interval[int(index) - 1] = increase
+        prev_index, prev_value = int(index), value
     return CounterIncrease(total=total, per_interval=tuple(per_interval))
 
 
 class _Accumulator:
     """Totals and per-interval sums for one key (a namespace and verdict, say)."""
 
-    __slots__ = ("total", "per_interval")
+    __slots__ = ("known", "sums", "total")
 
     def __init__(self, intervals: int) -> None:
         self.total = 0.0
-        self.per_interval: list[float | None] = [None] * intervals
+        self.sums = [0.0] * intervals
+        self.known = [False] * intervals  # whether any series had both samples
 
     def add(self, increase: CounterIncrease) -> None:
         self.total += increase.total
-        sums = self.per_interval
-        for i, value in enumerate(increase.per_interval):
-            if value is not None:
-                previous = sums[i]
-                sums[i] = value if previous is None else previous + value
+        values = increase.per_interval
+        self.sums = [s if v is None else s + v for s, v in zip(self.sums, values, strict=True)]
+        self.known = [k or v is not None for k, v in zip(self.known, values, strict=True)]
+
+    @property
+    def per_interval(self) -> list[float | None]:
+        """The sum per interval; ``None`` where no series had samples."""
+        return [s if k else None for s, k in zip(self.sums, self.known, strict=True)]
 
 
 def _namespaces_of(labels: Mapping[str, str], selected: frozenset[str] | None) -> set[str]:
@@ -373,13 +385,27 @@ class FlowStats:
         return self.dropped / self.window.seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The statistics of one run.
+
+    Attributes:
+        namespaces: one entry per namespace.
+        selection: the whole selection with each flow counted once (what the chart shows);
+            a flow between two selected namespaces is in both their rows but once here.
+    """
+
+    namespaces: tuple[FlowStats, ...]
+    selection: FlowStats
+
+
 def summarize(
     window: TimeWindow,
     flow_series: Iterable[LabelledSeries],
     drop_series: Iterable[LabelledSeries] | None,
     namespaces: Sequence[str] = (),
-) -> list[FlowStats]:
-    """Per-namespace statistics from the raw results of :func:`flows_query`/:func:`drops_query`.
+) -> Summary:
+    """Statistics from the raw results of :func:`flows_query` and :func:`drops_query`.
 
     Args:
         window: the window both queries were evaluated over.
@@ -387,29 +413,26 @@ def summarize(
         drop_series: ``hubble_drop_total`` series, or ``None`` when that metric is absent.
         namespaces: the selected namespaces, reported in this order even without flows;
             empty for every namespace that appears in the flow series, sorted.
-
-    Returns:
-        One :class:`FlowStats` per namespace.
     """
     selected = frozenset(namespaces) if namespaces else None
     flows: dict[tuple[str, str], _Accumulator] = {}
-    seen: set[str] = set()
+    whole = {verdict: _Accumulator(window.intervals) for verdict in VERDICTS}
     for series in flow_series:
         verdict = series.labels.get("verdict", "")
         targets = _namespaces_of(series.labels, selected)
         if verdict not in VERDICTS or not targets:
             continue
         increase = counter_increase(series.points, window)
+        whole[verdict].add(increase)
         for namespace in targets:
-            seen.add(namespace)
             key = (namespace, verdict)
             if key not in flows:
                 flows[key] = _Accumulator(window.intervals)
             flows[key].add(increase)
     reasons = _drop_reasons(window, drop_series, selected)
-    names = list(namespaces) if namespaces else sorted(seen)
+    names = list(namespaces) if namespaces else sorted({namespace for namespace, _ in flows})
     empty = _Accumulator(window.intervals)
-    return [
+    rows = tuple(
         _flow_stats(
             name,
             window,
@@ -418,29 +441,10 @@ def summarize(
             None if reasons is None else reasons.get(name, {}),
         )
         for name in names
-    ]
-
-
-def summarize_selection(
-    window: TimeWindow, flow_series: Iterable[LabelledSeries], namespaces: Sequence[str] = ()
-) -> FlowStats:
-    """Totals and rates of the whole selection, each flow counted once (for the chart).
-
-    A flow between two selected namespaces counts once here, though it appears in both
-    namespaces' rows.
-    """
-    selected = frozenset(namespaces) if namespaces else None
-    by_verdict = {verdict: _Accumulator(window.intervals) for verdict in VERDICTS}
-    found: set[str] = set()
-    for series in flow_series:
-        verdict = series.labels.get("verdict", "")
-        targets = _namespaces_of(series.labels, selected)
-        if verdict in by_verdict and targets:
-            found |= targets
-            by_verdict[verdict].add(counter_increase(series.points, window))
-    count = len(namespaces) if namespaces else len(found)
-    label = namespaces[0] if len(namespaces) == 1 else f"{count} namespaces"
-    return _flow_stats(label, window, by_verdict[FORWARDED], by_verdict[DROPPED], None)
+    )
+    label = names[0] if len(names) == 1 else f"{len(names)} namespaces"
+    selection = _flow_stats(label, window, whole[FORWARDED], whole[DROPPED], None)
+    return Summary(namespaces=rows, selection=selection)
 
 
 def _drop_reasons(
@@ -483,19 +487,18 @@ def _flow_stats(
     drop_reasons: Mapping[str, float] | None,
 ) -> FlowStats:
     step = window.step
+    fwd_known, drp_known = any(forwarded.known), any(dropped.known)
+    # A namespace with series of one verdict only had zero flows of the other.
+    fwd = forwarded.per_interval if fwd_known or not drp_known else dropped.per_interval
+    drp = dropped.per_interval if drp_known or not fwd_known else forwarded.per_interval
     series = tuple(
         RatePoint(
             t=t,
-            forwarded_per_s=None if fwd is None else fwd / step,
-            dropped_per_s=None if drp is None else drp / step,
+            forwarded_per_s=None if f is None else (f / step if fwd_known else 0.0),
+            dropped_per_s=None if d is None else (d / step if drp_known else 0.0),
         )
-        for t, fwd, drp in zip(
-            window.step_times(), forwarded.per_interval, dropped.per_interval, strict=True
-        )
+        for t, f, d in zip(window.step_times(), fwd, drp, strict=True)
     )
-    # A namespace seen only in the other verdict's series has zero flows of this one.
-    if any(p.forwarded_per_s is not None or p.dropped_per_s is not None for p in series):
-        series = tuple(_fill_missing_verdict(p, forwarded, dropped) for p in series)
     return FlowStats(
         namespace=namespace,
         window=window,
@@ -504,16 +507,6 @@ def _flow_stats(
         series=series,
         drop_reasons=drop_reasons,
     )
-
-
-def _fill_missing_verdict(
-    point: RatePoint, forwarded: _Accumulator, dropped: _Accumulator
-) -> RatePoint:
-    if not any(v is not None for v in forwarded.per_interval) and point.dropped_per_s is not None:
-        return RatePoint(point.t, 0.0, point.dropped_per_s)
-    if not any(v is not None for v in dropped.per_interval) and point.forwarded_per_s is not None:
-        return RatePoint(point.t, point.forwarded_per_s, 0.0)
-    return point
 
 
 # --- output shapes ------------------------------------------------------------------------
@@ -526,8 +519,14 @@ def _number(value: float, digits: int | None = None) -> float | int:
     return round(value, digits if digits is not None else 6)
 
 
-def _rate(value: float | None) -> float | int | None:
-    return None if value is None else _number(round(value, 6))
+def _rate(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+@functools.lru_cache(maxsize=8)
+def _step_labels(window: TimeWindow) -> tuple[str, ...]:
+    # Every namespace of a run shares these: format them once, not once per namespace.
+    return tuple(format_time(t) for t in window.step_times())
 
 
 def to_json(stats: FlowStats) -> dict[str, Any]:
@@ -544,11 +543,11 @@ def to_json(stats: FlowStats) -> dict[str, Any]:
         "dropped_per_s": _rate(stats.dropped_per_s),
         "series": [
             {
-                "t": format_time(point.t),
+                "t": label,
                 "forwarded_per_s": _rate(point.forwarded_per_s),
                 "dropped_per_s": _rate(point.dropped_per_s),
             }
-            for point in stats.series
+            for label, point in zip(_step_labels(stats.window), stats.series, strict=True)
         ],
         "drop_reasons": None
         if stats.drop_reasons is None

@@ -12,6 +12,7 @@ import html
 import io
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,22 +147,27 @@ def collect(
     """
     selected = core.check_namespaces(namespaces)
     span = (window.start, window.end, window.step)
-    flows = client.query_range(core.flows_query(selected), *span)
+    # The two measures are independent: ask for both at once (Prometheus answers in parallel).
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prometheus") as pool:
+        flows_future = pool.submit(client.query_range, core.flows_query(selected), *span)
+        drops_future = pool.submit(client.query_range, core.drops_query(selected), *span)
+        flows, drop_result = flows_future.result(), drops_future.result()
     if not flows and not client.query(core.presence_query(core.FLOWS_METRIC, window), window.end):
         raise ClusterError(
             core.MISSING_METRICS_MESSAGE,
             hint=f"no {core.FLOWS_METRIC} samples between {core.format_time(window.start)} and "
             f"{core.format_time(window.end)} in Prometheus ({client.description})",
         )
-    drops: list[Any] | None = list(client.query_range(core.drops_query(selected), *span))
+    drops: list[Any] | None = list(drop_result)
     if not drops:
         # Filtered by namespace, an empty answer may just mean no drops there.
         labelled = core.presence_query(core.DROPS_METRIC, window, namespace_labelled=True)
         drops = [] if selected and client.query(labelled, window.end) else None
+    summary = core.summarize(window, flows, drops, selected)
     return StatsReport(
         window=window,
-        namespaces=tuple(core.summarize(window, flows, drops, selected)),
-        selection=core.summarize_selection(window, flows, selected),
+        namespaces=summary.namespaces,
+        selection=summary.selection,
         source=client.description,
         queries=client.queries,
     )

@@ -13,7 +13,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -90,7 +90,7 @@ class PrometheusServer:
         if result.returncode != 0:
             raise RuntimeError(f"promtool backfill failed:\n{result.stdout}\n{result.stderr}")
 
-    def start(self) -> None:
+    def start(self, extra_args: Sequence[str] = ()) -> None:
         """Start Prometheus on a free loopback port and wait until ``/-/ready`` answers."""
         config = self.workdir / "prometheus.yml"
         config.write_text("global:\n  scrape_interval: 1m\n")  # nothing to scrape
@@ -105,6 +105,7 @@ class PrometheusServer:
                 # Backfilled samples lie in the past: keep them whatever their age.
                 "--storage.tsdb.retention.time=3650d",
                 "--log.level=warn",
+                *extra_args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

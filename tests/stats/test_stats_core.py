@@ -215,14 +215,14 @@ def test_flow_within_a_namespace_counts_once_and_across_namespaces_for_both() ->
         flow("b", "a", "DROPPED", [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]),
         flow("c", "c", "AUDIT", [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50]),
     ]
-    stats = {s.namespace: s for s in core.summarize(W, series, None)}
+    stats = {s.namespace: s for s in core.summarize(W, series, None).namespaces}
     assert list(stats) == ["a", "b"]
     assert (stats["a"].forwarded, stats["a"].dropped) == (110, 20)
     assert (stats["b"].forwarded, stats["b"].dropped) == (10, 20)
     assert stats["a"].drop_ratio == pytest.approx(20 / 130)
     assert stats["a"].forwarded_per_s == pytest.approx(110 / 600)
     assert stats["a"].series[0] == core.RatePoint(1060, 11 / 60, 2 / 60)
-    selection = core.summarize_selection(W, series)
+    selection = core.summarize(W, series, None).selection
     assert (selection.namespace, selection.forwarded, selection.dropped) == (
         "2 namespaces",
         110,
@@ -232,7 +232,7 @@ def test_flow_within_a_namespace_counts_once_and_across_namespaces_for_both() ->
 
 def test_selected_namespace_without_flows_is_reported_empty() -> None:
     series = [flow("a", "a", "FORWARDED", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])]
-    [quiet] = core.summarize(W, series, [], ["quiet"])
+    [quiet] = core.summarize(W, series, [], ["quiet"]).namespaces
     assert (quiet.forwarded, quiet.dropped, quiet.drop_ratio) == (0, 0, None)
     assert all(p.forwarded_per_s is None and p.dropped_per_s is None for p in quiet.series)
     assert quiet.drop_reasons == {}
@@ -241,7 +241,7 @@ def test_selected_namespace_without_flows_is_reported_empty() -> None:
 
 def test_missing_verdict_is_zero_where_the_other_has_samples() -> None:
     series = [flow("a", "a", "FORWARDED", [0, 1, 2, None, None, None, 6, 7, 8, 9, 10])]
-    [stats] = core.summarize(W, series, None)
+    [stats] = core.summarize(W, series, None).namespaces
     assert [p.dropped_per_s for p in stats.series[:4]] == [0.0, 0.0, None, None]
 
 
@@ -251,12 +251,12 @@ def test_drop_reasons_sorted_and_unlabelled_metric_is_not_attributed() -> None:
 
     series = [flow("a", "b", "DROPPED", [0] * 10 + [5])]
     drops = [drop("a", "b", "POLICY_DENIED", 3), drop("", "a", "STALE", 4), drop("b", "", "X", 0)]
-    stats = {s.namespace: s for s in core.summarize(W, series, drops)}
+    stats = {s.namespace: s for s in core.summarize(W, series, drops).namespaces}
     assert stats["a"].drop_reasons == {"STALE": 4, "POLICY_DENIED": 3}
     assert list(stats["a"].drop_reasons) == ["STALE", "POLICY_DENIED"]
     assert stats["b"].drop_reasons == {"POLICY_DENIED": 3}
     unlabelled = [S({"reason": "POLICY_DENIED"}, [(1000, 0), (1600, 3)])]
-    assert core.summarize(W, series, unlabelled)[0].drop_reasons is None
+    assert core.summarize(W, series, unlabelled).namespaces[0].drop_reasons is None
 
 
 def test_json_shape_is_the_documented_schema() -> None:
@@ -264,7 +264,7 @@ def test_json_shape_is_the_documented_schema() -> None:
         flow("a", "a", "FORWARDED", [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]),
         flow("a", "a", "DROPPED", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
     ]
-    [stats] = core.summarize(W, series, [])
+    [stats] = core.summarize(W, series, []).namespaces
     doc = core.to_json(stats)
     assert list(doc) == [
         "namespace",
@@ -295,7 +295,7 @@ def test_table_row_formats_for_humans() -> None:
         flow("a", "a", "FORWARDED", [0] * 10 + [12345]),
         flow("a", "a", "DROPPED", [0] * 10 + [5]),
     ]
-    row = core.table_row(core.summarize(W, series, None)[0])
+    row = core.table_row(core.summarize(W, series, None).namespaces[0])
     assert (row.forwarded, row.dropped, row.drop_share, row.top_drop_reasons) == (
         "12,345",
         "5",
