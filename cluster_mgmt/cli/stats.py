@@ -144,9 +144,8 @@ def stats_cmd(
         click.echo(json.dumps([core.to_json(s) for s in report.namespaces], indent=2))
     else:
         _print_table(report)
-    silent = report.silent_namespaces()
-    if silent:
-        click.echo(f"note: no flows recorded in this window for: {', '.join(silent)}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     if plot is not None:
         ops.write_png(report, plot)
         click.echo(f"wrote {plot}", err=True)

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Protocol
 
 from cluster_mgmt.errors import UserError
@@ -34,6 +35,7 @@ DROPS_METRIC = "hubble_drop_total"
 FORWARDED = "FORWARDED"
 DROPPED = "DROPPED"
 VERDICTS = (FORWARDED, DROPPED)
+DROP_METRIC_OPTION = "drop:sourceContext=namespace;destinationContext=namespace"
 MISSING_METRICS_MESSAGE = (
     "Hubble flow metrics not found: is hubble.metrics.enabled set and scraped?"
 )
@@ -243,19 +245,57 @@ def drops_query(namespaces: Sequence[str] = ()) -> str:
     return _selector(DROPS_METRIC, [], namespaces)
 
 
-def presence_query(metric: str, window: TimeWindow, *, namespace_labelled: bool = False) -> str:
-    """An instant query (at ``window.end``) that is non-empty iff ``metric`` had samples.
+def presence_query(metric: str, window: TimeWindow) -> str:
+    """An instant query (at ``window.end``) that is non-empty iff ``metric`` had samples."""
+    return f"group(last_over_time({metric}[{window.seconds + LOOKBACK_S}s]))"
 
-    With ``namespace_labelled``, only series with a ``source`` or ``destination`` label count
-    (``hubble_drop_total`` has them only with ``sourceContext``/``destinationContext``).
+
+class DropMetric(Enum):
+    """What Prometheus has of ``hubble_drop_total``."""
+
+    LABELLED = "labelled"  # with source/destination: reasons per namespace
+    UNLABELLED = "unlabelled"  # plain `drop` metric: reason and protocol only
+    ABSENT = "absent"
+
+
+DROP_METRIC_NOTES = {
+    DropMetric.UNLABELLED: f"{DROPS_METRIC} has no namespace labels, so drop reasons are not "
+    f"given per namespace: enable the Hubble metric {DROP_METRIC_OPTION!r}",
+    DropMetric.ABSENT: f"no {DROPS_METRIC} in Prometheus, so no drop reasons: enable the "
+    f"Hubble metric {DROP_METRIC_OPTION!r}",
+}
+
+
+def drops_presence_query(window: TimeWindow) -> str:
+    """One instant query telling the three :class:`DropMetric` states apart.
+
+    Empty when the metric is absent; an element without the ``unlabelled`` label when some
+    series carry namespace labels; otherwise only ``{unlabelled="true"}``.
     """
     lookback = f"{window.seconds + LOOKBACK_S}s"
-    if not namespace_labelled:
-        return f"group(last_over_time({metric}[{lookback}]))"
-    return " or ".join(
-        f'group(last_over_time({metric}{{{side}!=""}}[{lookback}]))'
+    labelled = " or ".join(
+        f'group(last_over_time({DROPS_METRIC}{{{side}!=""}}[{lookback}]))'
         for side in ("source", "destination")
     )
+    # `or` keeps right-hand elements whose labels differ from every left-hand one.
+    anything = f"group(last_over_time({DROPS_METRIC}[{lookback}]))"
+    marked = f'label_replace({anything}, "unlabelled", "true", "", "")'
+    return f"{labelled} or {marked}"
+
+
+def drop_metric_state(series: Iterable[LabelledSeries], *, presence: bool = False) -> DropMetric:
+    """Classify a :func:`drops_query` result, or with ``presence`` a presence-query result."""
+    state = DropMetric.ABSENT
+    for item in series:
+        labels = item.labels
+        if (
+            "unlabelled" not in labels
+            if presence
+            else (labels.get("source") or labels.get("destination"))
+        ):
+            return DropMetric.LABELLED
+        state = DropMetric.UNLABELLED
+    return state
 
 
 # --- counter arithmetic -------------------------------------------------------------------

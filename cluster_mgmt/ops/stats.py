@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cluster_mgmt.adapters.kube import KubeClient
 from cluster_mgmt.adapters.prometheus import DEFAULT_TIMEOUT_S, PrometheusClient
@@ -115,6 +115,7 @@ class StatsReport:
         selection: the whole selection with each flow once (what the chart shows).
         source: where Prometheus was reached.
         queries: how many API queries the run sent.
+        notes: things the user should know (a metric to enable, namespaces without flows).
     """
 
     window: core.TimeWindow
@@ -122,18 +123,7 @@ class StatsReport:
     selection: core.FlowStats
     source: str
     queries: int
-
-    def silent_namespaces(self) -> list[str]:
-        """Selected namespaces without a single flow in the window."""
-        return [
-            s.namespace
-            for s in self.namespaces
-            if not s.forwarded
-            and not s.dropped
-            and not any(
-                p.forwarded_per_s is not None or p.dropped_per_s is not None for p in s.series
-            )
-        ]
+    notes: tuple[str, ...] = ()
 
 
 def collect(
@@ -158,18 +148,32 @@ def collect(
             hint=f"no {core.FLOWS_METRIC} samples between {core.format_time(window.start)} and "
             f"{core.format_time(window.end)} in Prometheus ({client.description})",
         )
-    drops: list[Any] | None = list(drop_result)
-    if not drops:
+    state = core.drop_metric_state(drop_result)
+    if state is core.DropMetric.ABSENT and selected:
         # Filtered by namespace, an empty answer may just mean no drops there.
-        labelled = core.presence_query(core.DROPS_METRIC, window, namespace_labelled=True)
-        drops = [] if selected and client.query(labelled, window.end) else None
+        presence = client.query(core.drops_presence_query(window), window.end)
+        state = core.drop_metric_state(presence, presence=True)
+    drops = drop_result if state is core.DropMetric.LABELLED else None
     summary = core.summarize(window, flows, drops, selected)
+    notes = [core.DROP_METRIC_NOTES[state]] if state in core.DROP_METRIC_NOTES else []
+    silent = [s.namespace for s in summary.namespaces if _silent(s)]
+    if silent:
+        notes.append(f"no flows recorded in this window for: {', '.join(silent)}")
     return StatsReport(
         window=window,
         namespaces=summary.namespaces,
         selection=summary.selection,
         source=client.description,
         queries=client.queries,
+        notes=tuple(notes),
+    )
+
+
+def _silent(stats: core.FlowStats) -> bool:
+    return (
+        not stats.forwarded
+        and not stats.dropped
+        and all(p.forwarded_per_s is None and p.dropped_per_s is None for p in stats.series)
     )
 
 
@@ -242,6 +246,7 @@ h1{font-size:1.5rem;margin:0 0 .3rem}
 img{max-width:100%;border:1px solid #eee}
 table{border-collapse:collapse;margin-top:1rem;font-size:.92rem}
 th,td{border-bottom:1px solid #e3e3e3;padding:.35rem .7rem;text-align:right}
+.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.4rem .8rem}
 th{background:#f5f5f5}td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}
 """.strip()
 
@@ -263,6 +268,7 @@ def render_html(report: StatsReport, generated_at: datetime | None = None) -> st
     if not rows:
         rows = f'<tr><td colspan="{len(core.TABLE_HEADERS)}">no flows in this window</td></tr>'
     headers = "".join(f"<th>{html.escape(h)}</th>" for h in core.TABLE_HEADERS)
+    notes = "".join(f'<p class="note">Note: {html.escape(note)}</p>\n' for note in report.notes)
     esc = html.escape
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -288,8 +294,8 @@ def render_html(report: StatsReport, generated_at: datetime | None = None) -> st
 {rows}
 </tbody>
 </table>
-<p class="meta">A flow between two listed namespaces appears in both rows and once in the totals
-above. Drop reasons come from hubble_drop_total ("n/a": not enabled with namespace labels).</p>
+{notes}<p class="meta">A flow between two listed namespaces appears in both rows and once in the
+totals above. Drop reasons come from hubble_drop_total.</p>
 </body>
 </html>
 """

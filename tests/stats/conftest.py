@@ -198,6 +198,21 @@ def plain_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="session")
+def stack_default_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubbleData]:
+    """Flows per namespace, but the plain ``drop`` metric: reason and protocol labels only."""
+    _require_binaries()
+    t0 = int(time.time()) // 3600 * 3600 - 12 * 3600
+    labels = {"source": "shop", "destination": "shop", "verdict": "DROPPED", "protocol": "TCP"}
+    plain = {"reason": "POLICY_DENIED", "protocol": "TCP", "instance": "node-a:9965"}
+    families = {
+        "hubble_flows_processed_total": ("counter", [(labels, _counter(t0, 0, lambda k: 1))]),
+        "hubble_drop_total": ("counter", [(plain, _counter(t0, 0, lambda k: 1))]),
+    }
+    with _serve(tmp_path_factory.mktemp("prom-stack-default"), families) as server:
+        yield HubbleData(t0=t0, end=t0 + STEP * INTERVALS, url=server.url)
+
+
 # --- a fake Kubernetes API: the service proxy to the test Prometheus ---------------------
 
 

@@ -258,3 +258,26 @@ def test_env_resolves_the_kube_context_of_a_project(
     assert ops.resolve_kube_context(project, "dev", "explicit") == "explicit"
     code, _, err = run(capsys, "-C", str(project), "stats", "--env", "prod", *kubeconfig)
     assert code == 2 and "no environment 'prod'" in err
+
+
+def test_plain_drop_metric_gives_no_reasons_and_says_what_to_enable(
+    capsys: pytest.CaptureFixture[str], stack_default_prometheus: HubbleData
+) -> None:
+    for selection, queries in ((["-A"], 2), (["-n", "shop"], 3)):
+        client = PrometheusClient.from_url(stack_default_prometheus.url, timeout_s=10)
+        window = core.TimeWindow(stack_default_prometheus.t0, stack_default_prometheus.end, STEP)
+        report = ops.collect(client, window, selection[1:])
+        assert client.queries == queries  # -n: one instant query tells "plain" from "none"
+        [shop] = report.namespaces
+        assert (shop.dropped, shop.drop_reasons) == (360, None)
+        code, out, err = run(
+            capsys, "stats", "--prometheus-url", stack_default_prometheus.url, "-o", "json",
+            *selection, *window_args(stack_default_prometheus),
+        )  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)[0]["drop_reasons"] is None
+        assert (
+            "note: hubble_drop_total has no namespace labels, so drop reasons are not given per "
+            "namespace: enable the Hubble metric "
+            "'drop:sourceContext=namespace;destinationContext=namespace'"
+        ) in err

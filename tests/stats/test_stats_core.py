@@ -133,13 +133,26 @@ def test_namespace_names_are_validated_and_deduplicated() -> None:
         core.check_namespaces(['x"} or vector(1) or {a="'])
 
 
-def test_presence_query_covers_window_and_lookback() -> None:
+def test_presence_queries_cover_window_and_lookback() -> None:
     assert core.presence_query(core.FLOWS_METRIC, W) == (
         "group(last_over_time(hubble_flows_processed_total[900s]))"
     )
-    assert 'hubble_drop_total{source!=""}' in core.presence_query(
-        core.DROPS_METRIC, W, namespace_labelled=True
-    )
+    query = core.drops_presence_query(W)
+    assert 'group(last_over_time(hubble_drop_total{source!=""}[900s]))' in query
+    marked = 'label_replace(group(last_over_time(hubble_drop_total[900s])), "unlabelled", "true",'
+    assert query.endswith(f'{marked} "", "")')
+
+
+def test_drop_metric_states() -> None:
+    labelled = S({"source": "a", "destination": "", "reason": "X"}, [])
+    plain = S({"reason": "X", "protocol": "TCP"}, [])
+    assert core.drop_metric_state([plain, labelled]) is core.DropMetric.LABELLED
+    assert core.drop_metric_state([plain]) is core.DropMetric.UNLABELLED
+    assert core.drop_metric_state([]) is core.DropMetric.ABSENT
+    marker = S({"unlabelled": "true"}, [])
+    assert core.drop_metric_state([marker, S({}, [])], presence=True) is core.DropMetric.LABELLED
+    assert core.drop_metric_state([marker], presence=True) is core.DropMetric.UNLABELLED
+    assert core.drop_metric_state([], presence=True) is core.DropMetric.ABSENT
 
 
 # --- counter arithmetic -------------------------------------------------------------------

@@ -155,3 +155,15 @@ def test_html_report_renders_offline_in_headless_chromium(
     # The inline chart was decoded and drawn: both series' colours are on screen.
     assert pixels_near(image, ops.FORWARDED_COLOR) > 500
     assert pixels_near(image, ops.DROPPED_COLOR) > 500
+
+
+def test_chart_and_report_without_any_flow() -> None:
+    window = core.TimeWindow(0, 600, 60)
+    summary = core.summarize(window, [], None)
+    report = ops.StatsReport(
+        window, summary.namespaces, summary.selection, "test", 0, notes=("enable <this>",)
+    )
+    assert ops.render_png(report).startswith(b"\x89PNG\r\n\x1a\n")
+    page = ops.render_html(report)
+    assert "no flows in this window" in page
+    assert '<p class="note">Note: enable &lt;this&gt;</p>' in page
