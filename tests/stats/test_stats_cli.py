@@ -281,3 +281,19 @@ def test_plain_drop_metric_gives_no_reasons_and_says_what_to_enable(
             "namespace: enable the Hubble metric "
             "'drop:sourceContext=namespace;destinationContext=namespace'"
         ) in err
+
+
+def test_json_output_matches_the_schema_in_the_docs(
+    capsys: pytest.CaptureFixture[str], hubble_prometheus: HubbleData
+) -> None:
+    import jsonschema
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "stats.md").read_text()
+    schema_text = docs.split("As a JSON Schema (draft 2020-12):\n\n```json\n")[1].split("```")[0]
+    schema = json.loads(schema_text)
+    code, out, err = run(
+        capsys, "stats", "--prometheus-url", hubble_prometheus.url, "-A", "-o", "json",
+        *window_args(hubble_prometheus),
+    )  # fmt: skip
+    assert code == 0, err
+    jsonschema.validate(json.loads(out), schema, format_checker=jsonschema.FormatChecker())
