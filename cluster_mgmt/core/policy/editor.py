@@ -158,10 +158,10 @@ def parse_rule(text: str) -> RuleSpec:
             f"{text!r} mixes {' and '.join(spec.peer_kinds)} in one rule; Cilium accepts one "
             "kind of peer per rule: give them as separate --allow-from/--allow-to"
         )
-    if not spec.peer_kinds and not spec.ports:
-        raise EditorError(f"{text!r}: a rule needs a peer or a port")
     if spec.http and not any(p[2] in ("TCP", "ANY") for p in spec.ports):
         raise EditorError(f"{text!r}: HTTP rules need a TCP port, e.g. 80/TCP")
+    if not spec.peer_kinds and not spec.ports:
+        raise EditorError(f"{text!r}: a rule needs a peer or a port")
     return spec
 
 
