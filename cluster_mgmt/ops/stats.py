@@ -68,24 +68,18 @@ DEFAULT_SERVICE = ServiceRef(
 def resolve_kube_context(
     project_dir: Path, env: str | None, kube_context: str | None
 ) -> str | None:
-    """The kube context to use: ``--kube-context``, else the environment's, else the current one."""
+    """The kube context to use: ``--kube-context``, else the environment's, else the current one.
+
+    Raises:
+        UserError: no project in ``project_dir``, or no such environment in it.
+    """
     if kube_context or env is None:
         return kube_context
-    try:
-        from cluster_mgmt.ops.project import load_project
-    except ImportError as exc:  # the project model is not part of this build
-        raise UserError(
-            "--env needs a cluster-mgmt project, which this build cannot read",
-            hint="pass --kube-context or --prometheus-url instead",
-        ) from exc
-    config = load_project(project_dir).config
-    if env not in config.environments:
-        known = ", ".join(config.environments)
-        raise UserError(f"no environment {env!r} in the project (known: {known})")
-    context_of = getattr(config, "kube_context", None)
-    if callable(context_of):
-        return str(context_of(env))
-    return str(config.environments[env].kube_context)
+    from cluster_mgmt.ops.project import load_project  # pydantic: only when --env is used
+
+    project = load_project(project_dir)
+    [name] = project.env_names(env)
+    return project.config.kube_context(name)
 
 
 def connect(

@@ -216,6 +216,9 @@ def test_counter_total_is_the_exact_sum_of_increments(
     ]
     assert result.total == sum(visible) + sum(hidden)
     assert sum(v for v in result.per_interval if v is not None) == result.total
+    # The fast path (a sample at every step) and the general one agree: an extra point off
+    # the step grid sends the same series down the general path, which ignores that point.
+    assert core.counter_increase([*points, (30.0, 1.0)], window) == result
 
 
 # --- per-namespace summaries --------------------------------------------------------------
