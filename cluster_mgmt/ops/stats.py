@@ -195,9 +195,11 @@ def build_figure(report: StatsReport) -> Figure:
     top, bottom = figure.subplots(2, 1, sharex=True)
     top.plot(times, forwarded, color=FORWARDED_COLOR, linewidth=1.4, label="forwarded/s")
     bottom.plot(times, dropped, color=DROPPED_COLOR, linewidth=1.4, label="dropped/s")
-    for axes, what in ((top, "forwarded"), (bottom, "dropped")):
+    for axes, what, values in ((top, "forwarded", forwarded), (bottom, "dropped", dropped)):
         axes.set_ylabel(f"{what} flows/s")
-        axes.set_ylim(bottom=0)
+        peak = max((v for v in values if v == v), default=0.0)  # v == v: not NaN
+        axes.set_ylim(0, peak * 1.3 if peak > 0 else 1.0)  # headroom for the legend
+        axes.margins(x=0.01)
         axes.grid(True, alpha=0.3)
         axes.legend(loc="upper left")
     locator = mdates.AutoDateLocator(tz=UTC)  # type: ignore[no-untyped-call]
