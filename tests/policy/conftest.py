@@ -148,6 +148,8 @@ RESOURCES = {
     "CiliumClusterwideNetworkPolicy": "cilium.io/v2/ciliumclusterwidenetworkpolicies",
 }
 CLUSTER_SCOPED = {"Namespace", "CiliumClusterwideNetworkPolicy"}
+# The context `init --agent-project my-group/cluster-management --agent demo-agent` configures.
+AGENT_CONTEXT = "my-group/cluster-management:demo-agent"
 
 
 class FakeCluster:
@@ -189,47 +191,68 @@ class FakeCluster:
                 self._send(status, body)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
         self.context = "fake-ctx"
         self.kubeconfig = tmp_path / "kubeconfig"
         server = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self.kubeconfig.write_text(textwrap.dedent(f"""\
+        self.kubeconfig.write_text(
+            textwrap.dedent(f"""\
             apiVersion: v1
             kind: Config
             clusters: [{{name: fake, cluster: {{server: "{server}"}}}}]
             users: [{{name: u, user: {{token: test}}}}]
             contexts:
             - {{name: {self.context}, context: {{cluster: fake, user: u}}}}
-            - {{name: "my-group/cluster-management:demo-agent", context: {{cluster: fake, user: u}}}}
+            - {{name: "{AGENT_CONTEXT}", context: {{cluster: fake, user: u}}}}
             current-context: {self.context}
-        """))
+        """)
+        )
 
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         """Status and body for a GET."""
         if path == "/apis":
             groups = sorted({r.split("/")[0] for r in self.objects if r.count("/") == 2})
-            return 200, {"kind": "APIGroupList", "groups": [
-                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}
-                                         for v in sorted({r.split("/")[1] for r in self.objects
-                                                          if r.startswith(g + "/")})]}
-                for g in groups]}
+            return 200, {
+                "kind": "APIGroupList",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [
+                            {"groupVersion": f"{g}/{v}", "version": v}
+                            for v in sorted(
+                                {r.split("/")[1] for r in self.objects if r.startswith(g + "/")}
+                            )
+                        ],
+                    }
+                    for g in groups
+                ],
+            }
         for resource, items in self.objects.items():
             prefix = "/api/" if resource.startswith("v1/") else "/apis/"
             if path == prefix + resource:
                 start = int(query.get("continue") or 0)
                 limit = int(query.get("limit") or len(items) or 1)
-                page = items[start:start + limit]
+                page = items[start : start + limit]
                 more = start + limit < len(items)
-                return 200, {"kind": "List", "metadata": {"continue": str(start + limit) if more else ""},
-                             "items": page}
+                return 200, {
+                    "kind": "List",
+                    "metadata": {"continue": str(start + limit) if more else ""},
+                    "items": page,
+                }
         if path.startswith("/api/v1/namespaces/"):
             _, _, _, _, ns, plural, name = path.split("/")
             for obj in self.objects.get(f"v1/{plural}", []):
                 if obj["metadata"].get("namespace") == ns and obj["metadata"]["name"] == name:
                     return 200, obj
-        return 404, {"kind": "Status", "status": "Failure", "reason": "NotFound",
-                     "message": f"the server could not find the requested resource ({path})"}
+        return 404, {
+            "kind": "Status",
+            "status": "Failure",
+            "reason": "NotFound",
+            "message": f"the server could not find the requested resource ({path})",
+        }
 
     def add(self, *objects: dict[str, Any]) -> None:
         """Store objects as the API server would serve them (lists omit each item's kind)."""

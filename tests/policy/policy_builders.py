@@ -30,8 +30,13 @@ def pod(
     meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels or {"app": name}}
     if owner:
         meta["ownerReferences"] = [
-            {"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1], "controller": True,
-             "uid": "1"}
+            {
+                "apiVersion": "apps/v1",
+                "kind": owner[0],
+                "name": owner[1],
+                "controller": True,
+                "uid": "1",
+            }
         ]
     container: dict[str, Any] = {"name": "main", "image": "busybox"}
     if ports:
@@ -45,28 +50,49 @@ def pod(
 
 
 def deployment(
-    ns: str, name: str, labels: dict[str, str] | None = None, kind: str = "Deployment",
-    ports: list[tuple[str, int, str]] | None = None, service_account: str | None = None,
+    ns: str,
+    name: str,
+    labels: dict[str, str] | None = None,
+    kind: str = "Deployment",
+    ports: list[tuple[str, int, str]] | None = None,
+    service_account: str | None = None,
 ) -> dict[str, Any]:
     template = pod(ns, name, labels, ports, service_account=service_account)
     del template["metadata"]["name"], template["metadata"]["namespace"]
-    spec: dict[str, Any] = {"template": {"metadata": template["metadata"], "spec": template["spec"]}}
+    spec: dict[str, Any] = {
+        "template": {"metadata": template["metadata"], "spec": template["spec"]}
+    }
     api = "batch/v1" if kind in ("Job", "CronJob") else "apps/v1"
     if kind == "CronJob":
         spec = {"schedule": "* * * * *", "jobTemplate": {"spec": spec}}
-    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": ns},
-            "spec": spec}
+    return {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
 def netpol(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
-def cnp(ns: str, name: str, spec: dict[str, Any] | None = None,
-        specs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    obj: dict[str, Any] = {"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
-                           "metadata": {"name": name, "namespace": ns}}
+def cnp(
+    ns: str,
+    name: str,
+    spec: dict[str, Any] | None = None,
+    specs: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+    }
     if spec is not None:
         obj["spec"] = spec
     if specs is not None:
@@ -75,8 +101,12 @@ def cnp(ns: str, name: str, spec: dict[str, Any] | None = None,
 
 
 def ccnp(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
-            "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumClusterwideNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def labels(**kv: str) -> dict[str, Any]:

@@ -19,30 +19,61 @@ def refs(inventory):
 def test_recursive_yaml_yml_json_and_list_wrappers(write, tmp_path):
     write("a/deploy.yaml", manifest(deployment("shop", "web")))
     write("a/b/sts.yml", manifest(deployment("shop", "db", kind="StatefulSet")))
-    write("c/list.yaml", manifest({
-        "apiVersion": "v1", "kind": "List", "items": [
-            deployment("shop", "agent", kind="DaemonSet"),
-            {"apiVersion": "v1", "kind": "PodList",
-             "items": [pod("shop", "debug", {"app": "debug"})]},
-        ]}))
+    write(
+        "c/list.yaml",
+        manifest(
+            {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": [
+                    deployment("shop", "agent", kind="DaemonSet"),
+                    {
+                        "apiVersion": "v1",
+                        "kind": "PodList",
+                        "items": [pod("shop", "debug", {"app": "debug"})],
+                    },
+                ],
+            }
+        ),
+    )
     # kubectl get -o json output, indented with tabs (not YAML): read as JSON.
-    (tmp_path / "c" / "jobs.json").write_text(json.dumps({
-        "apiVersion": "batch/v1", "kind": "JobList",
-        "items": [deployment("ops", "backup", kind="CronJob"),
-                  deployment("ops", "migrate", kind="Job")],
-    }, indent="\t"))
+    (tmp_path / "c" / "jobs.json").write_text(
+        json.dumps(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "JobList",
+                "items": [
+                    deployment("ops", "backup", kind="CronJob"),
+                    deployment("ops", "migrate", kind="Job"),
+                ],
+            },
+            indent="\t",
+        )
+    )
     write("c/rs.json", json.dumps(deployment("shop", "web-5d9", kind="ReplicaSet")))
     write("c/rc.yaml", manifest(deployment("legacy", "old", kind="ReplicationController")))
     write("c/notes.txt", "kind: Deployment\n")  # not a manifest suffix
     write(".hidden/x.yaml", manifest(deployment("shop", "hidden")))
-    write("c/service.yaml", manifest({"apiVersion": "v1", "kind": "Service",
-                                      "metadata": {"name": "web", "namespace": "shop"}}))
+    write(
+        "c/service.yaml",
+        manifest(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web", "namespace": "shop"},
+            }
+        ),
+    )
     inventory, _ = split_documents(load_manifests([tmp_path]))
     assert refs(inventory) == {
-        ("shop", "web", "Deployment"), ("shop", "db", "StatefulSet"),
-        ("shop", "agent", "DaemonSet"), ("shop", "debug", "Pod"),
-        ("ops", "backup", "CronJob"), ("ops", "migrate", "Job"),
-        ("shop", "web-5d9", "ReplicaSet"), ("legacy", "old", "ReplicationController"),
+        ("shop", "web", "Deployment"),
+        ("shop", "db", "StatefulSet"),
+        ("shop", "agent", "DaemonSet"),
+        ("shop", "debug", "Pod"),
+        ("ops", "backup", "CronJob"),
+        ("ops", "migrate", "Job"),
+        ("shop", "web-5d9", "ReplicaSet"),
+        ("legacy", "old", "ReplicationController"),
     }
 
 
@@ -56,7 +87,8 @@ def test_pods_belong_to_their_controller_as_written():
     )
     inventory, _ = split_documents(docs_of(text))
     assert refs(inventory) == {
-        ("shop", "web", "Deployment"), ("shop", "web-5d9", "ReplicaSet"),
+        ("shop", "web", "Deployment"),
+        ("shop", "web-5d9", "ReplicaSet"),
         ("shop", "lonely", "Pod"),
     }
     # The Deployment has its template's shape and its own pod's.
@@ -66,8 +98,9 @@ def test_pods_belong_to_their_controller_as_written():
 
 def test_owner_reference_without_controller_flag_is_accepted():
     obj = pod("shop", "web-1", {"app": "web"})
-    obj["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                           "name": "web-1a2b"}]
+    obj["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1a2b"}
+    ]
     inventory, _ = split_documents(docs_of(manifest(obj)))
     assert refs(inventory) == {("shop", "web-1a2b", "ReplicaSet")}
 
@@ -88,14 +121,29 @@ def test_namespaces_declared_and_referenced():
 
 
 def test_objects_without_namespace_use_the_default_namespace(write, run):
-    root = write("m/all.yaml", manifest(
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "labels": {"app": "a"}},
-         "spec": {"containers": [{"name": "c"}]}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b", "labels": {"app": "b"}},
-         "spec": {"containers": [{"name": "c"}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "deny"}, "spec": {"podSelector": {"matchLabels": {"app": "a"}}}},
-    )).parent
+    root = write(
+        "m/all.yaml",
+        manifest(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "a", "labels": {"app": "a"}},
+                "spec": {"containers": [{"name": "c"}]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "b", "labels": {"app": "b"}},
+                "spec": {"containers": [{"name": "c"}]},
+            },
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "deny"},
+                "spec": {"podSelector": {"matchLabels": {"app": "a"}}},
+            },
+        ),
+    ).parent
     m = conn_map(run("policy", "matrix", "--dir", root, "-o", "json").json())
     assert ("default/a", "default/b") in m and ("default/b", "default/a") not in m
     m = conn_map(run("policy", "matrix", "--dir", root, "-n", "team", "-o", "json").json())

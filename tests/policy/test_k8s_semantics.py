@@ -31,7 +31,9 @@ def test_no_policy_everything_is_allowed(matrix):
 
 
 def test_default_deny_ingress_isolates_only_its_namespace(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "deny", {"podSelector": {}, "policyTypes": ["Ingress"]})))
+    m = matrix(
+        manifest(*BASE, netpol("x", "deny", {"podSelector": {}, "policyTypes": ["Ingress"]}))
+    )
     assert not any(d in ("x/a", "x/b") for _, d in m)
     assert pairs(m) == {(s, d) for s, d in ALL_PAIRS if not d.startswith("x/")}
     assert m[("x/a", WORLD)] == "all"  # egress untouched
@@ -45,17 +47,30 @@ def test_policy_types_default_ingress_only_and_egress_when_egress_rules(matrix):
     m = matrix(manifest(*BASE, netpol("x", "p", {"podSelector": labels(app="a"), "egress": []})))
     assert ("x/a", "x/b") in m and m[("x/a", WORLD)] == "all"
     # Egress rules present: Ingress and Egress.
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "egress": [{"to": [{"podSelector": labels(app="b")}]}],
-    })))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "egress": [{"to": [{"podSelector": labels(app="b")}]}],
+                },
+            ),
+        )
+    )
     assert ("y/a", "x/a") not in m  # ingress isolated too
     assert m[("x/a", "x/b")] == "all" and ("x/a", "y/b") not in m and ("x/a", WORLD) not in m
 
 
 def test_default_deny_all(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "deny-all", {
-        "podSelector": {}, "policyTypes": ["Ingress", "Egress"]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol("x", "deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        )
+    )
     assert not any("x/" in s or "x/" in d for s, d in m)
 
 
@@ -65,61 +80,145 @@ def test_allow_all_ingress_rule(matrix):
 
 
 def test_pod_selector_peer_is_same_namespace(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "ingress": [{"from": [{"podSelector": labels(app="b")}]}],
-    })))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [{"from": [{"podSelector": labels(app="b")}]}],
+                },
+            ),
+        )
+    )
     assert m[("x/b", "x/a")] == "all"
     assert ("y/b", "x/a") not in m  # same labels, other namespace
     assert (WORLD, "x/a") not in m
 
 
 def test_namespace_selector_peer_selects_all_pods_of_matching_namespaces(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "ingress": [{"from": [{"namespaceSelector": labels(team="beta")}]}],
-    })))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [{"from": [{"namespaceSelector": labels(team="beta")}]}],
+                },
+            ),
+        )
+    )
     assert {s for s, d in m if d == "x/a"} == {"y/a", "y/b"}
 
 
 def test_empty_namespace_selector_selects_pods_of_all_namespaces_not_addresses(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "ingress": [{"from": [{"namespaceSelector": {}}]}],
-    })))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [{"from": [{"namespaceSelector": {}}]}],
+                },
+            ),
+        )
+    )
     assert {s for s, d in m if d == "x/a"} == {"x/b", "y/a", "y/b", "z/c"}
 
 
 def test_namespace_and_pod_selector_in_one_peer_is_and_in_two_peers_is_or(matrix):
-    both = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "ingress": [{"from": [{"namespaceSelector": labels(team="beta"),
-                                "podSelector": labels(app="b")}]}],
-    })))
+    both = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [
+                        {
+                            "from": [
+                                {
+                                    "namespaceSelector": labels(team="beta"),
+                                    "podSelector": labels(app="b"),
+                                }
+                            ]
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     assert {s for s, d in both if d == "x/a"} == {"y/b"}
-    either = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "ingress": [{"from": [{"namespaceSelector": labels(team="beta")},
-                               {"podSelector": labels(app="b")}]}],
-    })))
+    either = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [
+                        {
+                            "from": [
+                                {"namespaceSelector": labels(team="beta")},
+                                {"podSelector": labels(app="b")},
+                            ]
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     assert {s for s, d in either if d == "x/a"} == {"y/a", "y/b", "x/b"}
 
 
 def test_metadata_name_label_of_undeclared_namespace(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "ingress": [{"from": [{"namespaceSelector": labels(**{"kubernetes.io/metadata.name": "z"})}]}],
-    })))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [
+                        {
+                            "from": [
+                                {
+                                    "namespaceSelector": labels(
+                                        **{"kubernetes.io/metadata.name": "z"}
+                                    )
+                                }
+                            ]
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     assert {s for s, d in m if d == "x/a"} == {"z/c"}
 
 
 def test_match_expressions(matrix):
-    def sources(expr: list[dict[str, object]], ns_expr: list[dict[str, object]] | None = None) -> set[str]:
+    def sources(
+        expr: list[dict[str, object]], ns_expr: list[dict[str, object]] | None = None
+    ) -> set[str]:
         peer: dict[str, object] = {"podSelector": {"matchExpressions": expr}}
         if ns_expr is not None:
             peer["namespaceSelector"] = {"matchExpressions": ns_expr}
-        m = matrix(manifest(*BASE, netpol("x", "p", {
-            "podSelector": labels(app="a"), "ingress": [{"from": [peer]}]})))
+        m = matrix(
+            manifest(
+                *BASE,
+                netpol("x", "p", {"podSelector": labels(app="a"), "ingress": [{"from": [peer]}]}),
+            )
+        )
         return {s for s, d in m if d == "x/a"}
 
     assert sources([{"key": "app", "operator": "In", "values": ["b", "c"]}]) == {"x/b"}
@@ -130,10 +229,13 @@ def test_match_expressions(matrix):
         [{"key": "app", "operator": "Exists"}],
         [{"key": "team", "operator": "NotIn", "values": ["alpha"]}],
     ) == {"y/a", "y/b", "z/c"}  # z has no team label: NotIn matches
-    assert sources(
-        [{"key": "app", "operator": "In", "values": ["b"]}],
-        [{"key": "team", "operator": "DoesNotExist"}],
-    ) == set()
+    assert (
+        sources(
+            [{"key": "app", "operator": "In", "values": ["b"]}],
+            [{"key": "team", "operator": "DoesNotExist"}],
+        )
+        == set()
+    )
     assert sources(
         [{"key": "app", "operator": "In", "values": ["c"]}],
         [{"key": "team", "operator": "DoesNotExist"}],
@@ -141,15 +243,28 @@ def test_match_expressions(matrix):
 
 
 def test_ports_protocols_and_end_port(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"),
-        "ingress": [{"ports": [
-            {"port": 80},
-            {"protocol": "UDP", "port": 53},
-            {"protocol": "SCTP", "port": 9000, "endPort": 9010},
-            {"protocol": "TCP", "port": 8000, "endPort": 8080},
-        ]}],
-    })))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [
+                        {
+                            "ports": [
+                                {"port": 80},
+                                {"protocol": "UDP", "port": 53},
+                                {"protocol": "SCTP", "port": 9000, "endPort": 9010},
+                                {"protocol": "TCP", "port": 8000, "endPort": 8080},
+                            ]
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     expected = [
         {"protocol": "TCP", "ports": ["80", "8000-8080"], "l7": None},
         {"protocol": "UDP", "ports": ["53"], "l7": None},
@@ -160,35 +275,83 @@ def test_ports_protocols_and_end_port(matrix):
 
 
 def test_port_without_number_means_all_ports_of_that_protocol(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"), "ingress": [{"ports": [{"protocol": "UDP"}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {"podSelector": labels(app="a"), "ingress": [{"ports": [{"protocol": "UDP"}]}]},
+            ),
+        )
+    )
     assert m[("x/b", "x/a")] == [{"protocol": "UDP", "ports": ["1-65535"], "l7": None}]
 
 
 def test_tcp_only_policy_does_not_allow_udp_and_udp_only_does_not_allow_tcp(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"), "ingress": [{"ports": [{"protocol": "UDP", "port": 80}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [{"ports": [{"protocol": "UDP", "port": 80}]}],
+                },
+            ),
+        )
+    )
     assert m[("x/b", "x/a")] == [{"protocol": "UDP", "ports": ["80"], "l7": None}]
 
 
 def test_named_port_is_resolved_on_each_destination_pod(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "all-http", {
-        "podSelector": {}, "ingress": [{"ports": [{"port": "http"}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x", "all-http", {"podSelector": {}, "ingress": [{"ports": [{"port": "http"}]}]}
+            ),
+        )
+    )
     assert m[("y/b", "x/a")] == tcp("80")
     assert m[("y/b", "x/b")] == tcp("8080")
     # Protocol must match: `dns` is UDP on x/b, so a TCP `dns` port matches nothing.
-    m = matrix(manifest(*BASE, netpol("x", "dns", {
-        "podSelector": {}, "ingress": [{"ports": [{"port": "dns"}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol("x", "dns", {"podSelector": {}, "ingress": [{"ports": [{"port": "dns"}]}]}),
+        )
+    )
     assert ("y/b", "x/b") not in m and ("y/b", "x/a") not in m
-    m = matrix(manifest(*BASE, netpol("x", "dns", {
-        "podSelector": {}, "ingress": [{"ports": [{"port": "dns", "protocol": "UDP"}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "dns",
+                {"podSelector": {}, "ingress": [{"ports": [{"port": "dns", "protocol": "UDP"}]}]},
+            ),
+        )
+    )
     assert m[("y/b", "x/b")] == [{"protocol": "UDP", "ports": ["53"], "l7": None}]
 
 
 def test_egress_named_port_resolves_on_destination(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "egress", {
-        "podSelector": labels(app="b"), "policyTypes": ["Egress"],
-        "egress": [{"ports": [{"port": "http"}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "egress",
+                {
+                    "podSelector": labels(app="b"),
+                    "policyTypes": ["Egress"],
+                    "egress": [{"ports": [{"port": "http"}]}],
+                },
+            ),
+        )
+    )
     assert m[("x/b", "x/a")] == tcp("80")
     assert m[("x/b", "y/a")] == tcp("81")
     assert ("x/b", "y/b") not in m  # y/b has no port named http
@@ -196,10 +359,31 @@ def test_egress_named_port_resolves_on_destination(matrix):
 
 
 def test_ip_block_with_except_and_merged_ranges(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"), "policyTypes": ["Egress"],
-        "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8",
-                                         "except": ["10.1.0.0/16", "10.2.0.0/16"]}}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "ipBlock": {
+                                        "cidr": "10.0.0.0/8",
+                                        "except": ["10.1.0.0/16", "10.2.0.0/16"],
+                                    }
+                                }
+                            ]
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     out = {d: v for (s, d), v in m.items() if s == "x/a" and d.startswith("ip:")}
     assert out == {"ip:10.0.0.0-10.0.255.255,10.3.0.0-10.255.255.255": "all"}
     # Other workloads are not selected: the whole space, merged back into one range.
@@ -207,22 +391,50 @@ def test_ip_block_with_except_and_merged_ranges(matrix):
 
 
 def test_ip_overlapping_cidr_and_except_of_another_peer_is_allowed(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"), "policyTypes": ["Egress"],
-        "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
-                           {"ipBlock": {"cidr": "10.1.2.0/24"}}]}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
+                                {"ipBlock": {"cidr": "10.1.2.0/24"}},
+                            ]
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     out = {d for (s, d) in m if s == "x/a" and d.startswith("ip:")}
     assert out == {"ip:10.0.0.0-10.0.255.255,10.1.2.0-10.1.2.255,10.2.0.0-10.255.255.255"}
 
 
 def test_external_ranges_grouped_by_connection(matrix):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"), "policyTypes": ["Egress"],
-        "egress": [
-            {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 443}]},
-            {"to": [{"ipBlock": {"cidr": "192.168.0.0/16"}}], "ports": [{"port": 443}]},
-            {"to": [{"ipBlock": {"cidr": "172.16.0.0/12"}}]},
-        ]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 443}]},
+                        {"to": [{"ipBlock": {"cidr": "192.168.0.0/16"}}], "ports": [{"port": 443}]},
+                        {"to": [{"ipBlock": {"cidr": "172.16.0.0/12"}}]},
+                    ],
+                },
+            ),
+        )
+    )
     out = {d: v for (s, d), v in m.items() if s == "x/a" and d.startswith("ip:")}
     assert out == {
         "ip:10.0.0.0-10.255.255.255,192.168.0.0-192.168.255.255": tcp("443"),
@@ -231,14 +443,34 @@ def test_external_ranges_grouped_by_connection(matrix):
 
 
 def test_stacked_policies_are_additive(matrix):
-    m = matrix(manifest(
-        *BASE,
-        netpol("x", "p1", {"podSelector": labels(app="a"),
-                           "ingress": [{"from": [{"podSelector": labels(app="b")}], "ports": [{"port": 80}]}]}),
-        netpol("x", "p2", {"podSelector": {},
-                           "ingress": [{"from": [{"namespaceSelector": labels(team="beta")}],
-                                        "ports": [{"port": 81}]}]}),
-    ))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p1",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [
+                        {"from": [{"podSelector": labels(app="b")}], "ports": [{"port": 80}]}
+                    ],
+                },
+            ),
+            netpol(
+                "x",
+                "p2",
+                {
+                    "podSelector": {},
+                    "ingress": [
+                        {
+                            "from": [{"namespaceSelector": labels(team="beta")}],
+                            "ports": [{"port": 81}],
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     assert m[("x/b", "x/a")] == tcp("80")
     assert m[("y/a", "x/a")] == tcp("81")
     assert m[("y/a", "x/b")] == tcp("81")
@@ -246,48 +478,81 @@ def test_stacked_policies_are_additive(matrix):
 
 
 def test_allow_all_policy_takes_precedence_over_narrower_ones(matrix):
-    m = matrix(manifest(
-        *BASE,
-        netpol("x", "narrow", {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]}),
-        netpol("x", "all", {"podSelector": {}, "ingress": [{}]}),
-    ))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol("x", "narrow", {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]}),
+            netpol("x", "all", {"podSelector": {}, "ingress": [{}]}),
+        )
+    )
     assert m[("y/a", "x/a")] == "all"
 
 
 def test_egress_deny_on_client_wins_over_server_allow(matrix):
-    m = matrix(manifest(
-        *BASE,
-        netpol("y", "client-deny", {"podSelector": labels(app="b"), "policyTypes": ["Egress"]}),
-        netpol("x", "server-allow", {"podSelector": labels(app="a"), "ingress": [{}]}),
-    ))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol("y", "client-deny", {"podSelector": labels(app="b"), "policyTypes": ["Egress"]}),
+            netpol("x", "server-allow", {"podSelector": labels(app="a"), "ingress": [{}]}),
+        )
+    )
     assert ("y/b", "x/a") not in m
     assert m[("y/a", "x/a")] == "all"
 
 
 def test_both_sides_must_allow_and_ports_intersect(matrix):
-    m = matrix(manifest(
-        *BASE,
-        netpol("x", "client", {"podSelector": labels(app="b"), "policyTypes": ["Egress"],
-                               "egress": [{"ports": [{"port": 80}, {"port": 443}]}]}),
-        netpol("x", "server", {"podSelector": labels(app="a"),
-                               "ingress": [{"ports": [{"port": 80, "endPort": 90}]}]}),
-    ))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "client",
+                {
+                    "podSelector": labels(app="b"),
+                    "policyTypes": ["Egress"],
+                    "egress": [{"ports": [{"port": 80}, {"port": 443}]}],
+                },
+            ),
+            netpol(
+                "x",
+                "server",
+                {
+                    "podSelector": labels(app="a"),
+                    "ingress": [{"ports": [{"port": 80, "endPort": 90}]}],
+                },
+            ),
+        )
+    )
     assert m[("x/b", "x/a")] == tcp("80")
 
 
 def test_policy_types_egress_only_ignores_ingress_rules(matrix, run, tmp_path):
-    m = matrix(manifest(*BASE, netpol("x", "p", {
-        "podSelector": labels(app="a"), "policyTypes": ["Egress"],
-        "ingress": [{"from": [{"podSelector": labels(app="b")}]}], "egress": [{}]})))
+    m = matrix(
+        manifest(
+            *BASE,
+            netpol(
+                "x",
+                "p",
+                {
+                    "podSelector": labels(app="a"),
+                    "policyTypes": ["Egress"],
+                    "ingress": [{"from": [{"podSelector": labels(app="b")}]}],
+                    "egress": [{}],
+                },
+            ),
+        )
+    )
     assert m[("y/b", "x/a")] == "all"  # not ingress-isolated
 
 
 def test_self_connections_are_omitted_but_replicas_of_other_workloads_count(matrix):
-    m = matrix(manifest(
-        pod("x", "web-1", {"app": "web"}, owner=("ReplicaSet", "web-abc")),
-        pod("x", "web-2", {"app": "web"}, owner=("ReplicaSet", "web-abc")),
-        pod("x", "db", {"app": "db"}),
-    ))
+    m = matrix(
+        manifest(
+            pod("x", "web-1", {"app": "web"}, owner=("ReplicaSet", "web-abc")),
+            pod("x", "web-2", {"app": "web"}, owner=("ReplicaSet", "web-abc")),
+            pod("x", "db", {"app": "db"}),
+        )
+    )
     assert pairs(m) == {("x/web-abc", "x/db"), ("x/db", "x/web-abc")}
 
 

@@ -10,14 +10,32 @@ from conftest import FakeCluster, conn_map, tcp
 from policy_builders import BASE, ccnp, cnp, deployment, labels, manifest, netpol
 
 POLICIES = [
-    netpol("x", "web", {"podSelector": labels(app="a"),
-                        "ingress": [{"from": [{"podSelector": labels(app="b")}],
-                                     "ports": [{"port": 80}]}]}),
-    cnp("y", "db", {"endpointSelector": labels(app="b"),
-                    "ingress": [{"fromEndpoints": [{"matchLabels": {
-                        "k8s:io.kubernetes.pod.namespace": "x"}}]}]}),
-    ccnp("no-world", {"endpointSelector": {}, "enableDefaultDeny": {"ingress": False},
-                      "ingressDeny": [{"fromCIDR": ["192.0.2.0/24"]}]}),
+    netpol(
+        "x",
+        "web",
+        {
+            "podSelector": labels(app="a"),
+            "ingress": [{"from": [{"podSelector": labels(app="b")}], "ports": [{"port": 80}]}],
+        },
+    ),
+    cnp(
+        "y",
+        "db",
+        {
+            "endpointSelector": labels(app="b"),
+            "ingress": [
+                {"fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "x"}}]}
+            ],
+        },
+    ),
+    ccnp(
+        "no-world",
+        {
+            "endpointSelector": {},
+            "enableDefaultDeny": {"ingress": False},
+            "ingressDeny": [{"fromCIDR": ["192.0.2.0/24"]}],
+        },
+    ),
 ]
 OBJECTS = [*BASE, deployment("y", "api", {"app": "api"}), *POLICIES]
 
@@ -49,8 +67,16 @@ def test_cluster_without_cilium_crds(tmp_path, run, monkeypatch):
     cluster = FakeCluster(tmp_path, cilium=False)
     try:
         cluster.add(*BASE, POLICIES[0])
-        result = run("policy", "matrix", "--kube-context", cluster.context,
-                     "--kubeconfig", cluster.kubeconfig, "-o", "json")
+        result = run(
+            "policy",
+            "matrix",
+            "--kube-context",
+            cluster.context,
+            "--kubeconfig",
+            cluster.kubeconfig,
+            "-o",
+            "json",
+        )
         assert result.code == 0, result.err
         assert "does not serve cilium.io/v2" in result.err
         assert conn_map(result.json())[("x/b", "x/a")] == tcp("80")
@@ -86,9 +112,16 @@ def _with_api_defaults(obj):
 def test_diff_repository_against_live(fake_cluster, run, write):
     same, changed, removed = POLICIES
     fake_cluster.add(*BASE, _with_api_defaults(same), changed, removed)
-    changed_repo = cnp("y", "db", {"endpointSelector": labels(app="b"),
-                                   "ingress": [{"fromEndpoints": [{"matchLabels": {
-                                       "k8s:io.kubernetes.pod.namespace": "z"}}]}]})
+    changed_repo = cnp(
+        "y",
+        "db",
+        {
+            "endpointSelector": labels(app="b"),
+            "ingress": [
+                {"fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "z"}}]}
+            ],
+        },
+    )
     added = netpol("z", "deny", {"podSelector": {}, "policyTypes": ["Egress"]})
     repo = write("repo/policies.yaml", manifest(same, changed_repo, added)).parent
     result = run("policy", "diff", "--policies", repo, "--kube-context", fake_cluster.context)
@@ -106,22 +139,45 @@ def test_diff_repository_against_live(fake_cluster, run, write):
     assert "- z/c[Pod] -> 0.0.0.0-255.255.255.255: all" in out
     assert "+ 192.0.2.0-192.0.2.255 -> x/b[Pod]: all" in out  # the removed CCNP denied it
     assert "192.0.2.0-192.0.2.255 -> x/a" not in out  # x/a stays isolated by x/web
-    detailed = run("policy", "diff", "--policies", repo, "--kube-context", fake_cluster.context,
-                   "--detailed-exitcode", "-o", "json")
+    detailed = run(
+        "policy",
+        "diff",
+        "--policies",
+        repo,
+        "--kube-context",
+        fake_cluster.context,
+        "--detailed-exitcode",
+        "-o",
+        "json",
+    )
     assert detailed.code == 2
     data = detailed.json()
     assert {(c["change"], c["name"]) for c in data["policies"]} == {
-        ("added", "deny"), ("removed", "no-world"), ("changed", "db")}
-    assert {"src": {"namespace": "z", "name": "c", "kind": "Pod"},
-            "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]},
-            "change": "removed", "before": "all", "after": []} in data["connections"]
+        ("added", "deny"),
+        ("removed", "no-world"),
+        ("changed", "db"),
+    }
+    assert {
+        "src": {"namespace": "z", "name": "c", "kind": "Pod"},
+        "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]},
+        "change": "removed",
+        "before": "all",
+        "after": [],
+    } in data["connections"]
 
 
 def test_diff_without_differences(fake_cluster, run, write):
     fake_cluster.add(*BASE, *POLICIES)
     repo = write("repo/p.yaml", manifest(*POLICIES)).parent
-    result = run("policy", "diff", "--policies", repo, "--kube-context", fake_cluster.context,
-                 "--detailed-exitcode")
+    result = run(
+        "policy",
+        "diff",
+        "--policies",
+        repo,
+        "--kube-context",
+        fake_cluster.context,
+        "--detailed-exitcode",
+    )
     assert (result.code, result.out.strip()) == (0, "no differences")
 
 
@@ -142,7 +198,10 @@ def test_other_output_formats(fake_cluster, run, fmt):
     assert result.code == 0
     if fmt == "table":
         assert result.out.splitlines()[0].split() == ["SRC", "DST", "CONN"]
-        assert any(line.split() == ["x/b[Pod]", "x/a[Pod]", "TCP", "80"] for line in result.out.splitlines())
+        assert any(
+            line.split() == ["x/b[Pod]", "x/a[Pod]", "TCP", "80"]
+            for line in result.out.splitlines()
+        )
     elif fmt == "csv":
         assert result.out.splitlines()[0] == "src,dst,conn"
         assert "x/b[Pod],x/a[Pod],TCP 80" in result.out.splitlines()
@@ -155,10 +214,19 @@ def test_live_listing_follows_continue_tokens(fake_cluster, run):
     from policy_builders import pod
 
     pods = [pod("bulk", f"p{i}", {"app": f"a{i % 3}"}) for i in range(1100)]
-    fake_cluster.add(*pods, netpol("bulk", "deny", {"podSelector": {},
-                                                    "policyTypes": ["Ingress", "Egress"]}))
-    result = run("policy", "explain", "--src", "bulk/p1099", "--dst", "bulk/p0",
-                 "--kube-context", fake_cluster.context)
+    fake_cluster.add(
+        *pods, netpol("bulk", "deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    )
+    result = run(
+        "policy",
+        "explain",
+        "--src",
+        "bulk/p1099",
+        "--dst",
+        "bulk/p0",
+        "--kube-context",
+        fake_cluster.context,
+    )
     assert result.code == 0, result.err
     assert fake_cluster.requests.count("/api/v1/pods") == 3  # 500 + 500 + 100
     assert "verdict: DENIED" in result.out

@@ -18,20 +18,24 @@ APPS = ["a", "b", "c"]
 CIDRS = ["10.0.0.0/8", "10.1.0.0/16", "0.0.0.0/0", "192.168.1.0/24"]
 EXCEPTS = {"10.0.0.0/8": ["10.1.0.0/16"], "0.0.0.0/0": ["10.0.0.0/8"]}
 
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 app_labels = st.sampled_from([{}, {"app": "a"}, {"app": "b"}, {"app": "c"}])
-match_expr = st.sampled_from([
-    {"matchExpressions": [{"key": "app", "operator": "In", "values": ["a", "b"]}]},
-    {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["a"]}]},
-    {"matchExpressions": [{"key": "team", "operator": "Exists"}]},
-])
+match_expr = st.sampled_from(
+    [
+        {"matchExpressions": [{"key": "app", "operator": "In", "values": ["a", "b"]}]},
+        {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["a"]}]},
+        {"matchExpressions": [{"key": "team", "operator": "Exists"}]},
+    ]
+)
 selector = st.one_of(app_labels.map(lambda m: {"matchLabels": m} if m else {}), match_expr)
-ns_selector = st.sampled_from([
-    {}, {"matchLabels": {"team": "alpha"}},
-    {"matchLabels": {"kubernetes.io/metadata.name": "z"}},
-])
+ns_selector = st.sampled_from(
+    [
+        {},
+        {"matchLabels": {"team": "alpha"}},
+        {"matchLabels": {"kubernetes.io/metadata.name": "z"}},
+    ]
+)
 
 
 @st.composite
@@ -67,7 +71,9 @@ def k8s_peer(draw: Any) -> dict[str, Any]:
 def k8s_rule(draw: Any, direction: str) -> dict[str, Any]:
     rule: dict[str, Any] = {}
     if draw(st.booleans()):
-        rule["from" if direction == "ingress" else "to"] = draw(st.lists(k8s_peer(), min_size=1, max_size=2))
+        rule["from" if direction == "ingress" else "to"] = draw(
+            st.lists(k8s_peer(), min_size=1, max_size=2)
+        )
     if draw(st.booleans()):
         rule["ports"] = draw(st.lists(k8s_port(), min_size=1, max_size=2))
     return rule
@@ -78,7 +84,10 @@ def cilium_ports(draw: Any) -> list[dict[str, Any]]:
     ports = []
     for _ in range(draw(st.integers(1, 2))):
         port = draw(st.sampled_from(["0", "53", "80", "8080", "http"]))
-        entry: dict[str, Any] = {"port": port, "protocol": draw(st.sampled_from(["TCP", "UDP", "ANY"]))}
+        entry: dict[str, Any] = {
+            "port": port,
+            "protocol": draw(st.sampled_from(["TCP", "UDP", "ANY"])),
+        }
         if port.isdigit() and port != "0" and draw(st.booleans()):
             entry["endPort"] = int(port) + 10
         ports.append(entry)
@@ -93,15 +102,28 @@ def cilium_rule(draw: Any, direction: str, deny: bool = False) -> dict[str, Any]
     if kind == "endpoints":
         sel = draw(selector)
         if draw(st.booleans()):
-            sel = {**sel, "matchLabels": {**sel.get("matchLabels", {}),
-                                          "k8s:io.kubernetes.pod.namespace": draw(st.sampled_from(NAMESPACES))}}
+            sel = {
+                **sel,
+                "matchLabels": {
+                    **sel.get("matchLabels", {}),
+                    "k8s:io.kubernetes.pod.namespace": draw(st.sampled_from(NAMESPACES)),
+                },
+            }
         rule[f"{pre}Endpoints"] = [sel]
     elif kind == "entities":
-        rule[f"{pre}Entities"] = draw(st.lists(st.sampled_from(["world", "cluster", "all", "host"]),
-                                               min_size=1, max_size=2, unique=True))
+        rule[f"{pre}Entities"] = draw(
+            st.lists(
+                st.sampled_from(["world", "cluster", "all", "host"]),
+                min_size=1,
+                max_size=2,
+                unique=True,
+            )
+        )
     elif kind == "cidr":
         cidr = draw(st.sampled_from(CIDRS))
-        rule[f"{pre}CIDRSet"] = [{"cidr": cidr, **({"except": EXCEPTS[cidr]} if cidr in EXCEPTS else {})}]
+        rule[f"{pre}CIDRSet"] = [
+            {"cidr": cidr, **({"except": EXCEPTS[cidr]} if cidr in EXCEPTS else {})}
+        ]
     if kind == "none" or draw(st.booleans()):
         port_rule: dict[str, Any] = {"ports": draw(cilium_ports())}
         if not deny and direction == "ingress" and draw(st.booleans()):
@@ -141,7 +163,9 @@ def policy(draw: Any, index: int) -> dict[str, Any]:
 policies = st.integers(0, 4).flatmap(lambda n: st.tuples(*[policy(i) for i in range(n)]))
 
 
-def _compare(before_objs: list[dict[str, Any]], after_objs: list[dict[str, Any]]) -> tuple[dict, dict]:
+def _compare(
+    before_objs: list[dict[str, Any]], after_objs: list[dict[str, Any]]
+) -> tuple[dict, dict]:
     """Atomic connections before and after, on one shared address partition."""
     inventory, before = split_documents([SourceDoc("t.yaml", o) for o in BASE + before_objs])
     _, after = split_documents([SourceDoc("t.yaml", o) for o in BASE + after_objs])
@@ -164,14 +188,19 @@ def _assert_grows(before: dict, after: dict) -> None:
 
 @SETTINGS
 @given(existing=policies, direction=st.sampled_from(["ingress", "egress"]), data=st.data())
-def test_adding_an_allow_rule_to_an_isolating_section_never_removes_a_connection(existing, direction, data):
+def test_adding_an_allow_rule_to_an_isolating_section_never_removes_a_connection(
+    existing, direction, data
+):
     # A Cilium section that already isolates `direction` gets one more allow rule.
     base_rules = data.draw(st.lists(cilium_rule(direction), min_size=1, max_size=2))
     sel = data.draw(selector)
     ns = data.draw(st.sampled_from(NAMESPACES))
     extra_rule = data.draw(cilium_rule(direction))
     with_base = [*existing, cnp(ns, "target", {"endpointSelector": sel, direction: base_rules})]
-    grown = [*existing, cnp(ns, "target", {"endpointSelector": sel, direction: [*base_rules, extra_rule]})]
+    grown = [
+        *existing,
+        cnp(ns, "target", {"endpointSelector": sel, direction: [*base_rules, extra_rule]}),
+    ]
     before, after = _compare(with_base, grown)
     _assert_grows(before, after)
 
@@ -186,8 +215,10 @@ def test_adding_a_kubernetes_allow_rule_never_removes_a_connection(existing, dir
     extra = data.draw(k8s_rule(direction))
     before, after = _compare(
         [*existing, netpol(ns, "t", {"podSelector": sel, "policyTypes": types, direction: rules})],
-        [*existing, netpol(ns, "t", {"podSelector": sel, "policyTypes": types,
-                                     direction: [*rules, extra]})],
+        [
+            *existing,
+            netpol(ns, "t", {"podSelector": sel, "policyTypes": types, direction: [*rules, extra]}),
+        ],
     )
     _assert_grows(before, after)
 
@@ -195,11 +226,15 @@ def test_adding_a_kubernetes_allow_rule_never_removes_a_connection(existing, dir
 @SETTINGS
 @given(existing=policies, data=st.data())
 def test_adding_a_non_isolating_allow_policy_never_removes_a_connection(existing, data):
-    spec = {"endpointSelector": data.draw(selector),
-            "enableDefaultDeny": {"ingress": False, "egress": False},
-            "ingress": data.draw(st.lists(cilium_rule("ingress"), min_size=1, max_size=2)),
-            "egress": data.draw(st.lists(cilium_rule("egress"), min_size=1, max_size=2))}
-    before, after = _atomic(list(existing), [cnp(data.draw(st.sampled_from(NAMESPACES)), "extra", spec)])
+    spec = {
+        "endpointSelector": data.draw(selector),
+        "enableDefaultDeny": {"ingress": False, "egress": False},
+        "ingress": data.draw(st.lists(cilium_rule("ingress"), min_size=1, max_size=2)),
+        "egress": data.draw(st.lists(cilium_rule("egress"), min_size=1, max_size=2)),
+    }
+    before, after = _atomic(
+        list(existing), [cnp(data.draw(st.sampled_from(NAMESPACES)), "extra", spec)]
+    )
     _assert_grows(before, after)
 
 
@@ -208,7 +243,9 @@ def test_adding_a_non_isolating_allow_policy_never_removes_a_connection(existing
 def test_adding_a_deny_never_adds_a_connection(existing, data):
     spec: dict[str, Any] = {"endpointSelector": data.draw(selector)}
     direction = data.draw(st.sampled_from(["ingress", "egress"]))
-    spec[f"{direction}Deny"] = data.draw(st.lists(cilium_rule(direction, deny=True), min_size=1, max_size=2))
+    spec[f"{direction}Deny"] = data.draw(
+        st.lists(cilium_rule(direction, deny=True), min_size=1, max_size=2)
+    )
     if data.draw(st.booleans()):
         spec["enableDefaultDeny"] = {direction: data.draw(st.booleans())}
     make = ccnp if data.draw(st.booleans()) else (lambda n, s: cnp("x", n, s))
@@ -233,10 +270,24 @@ def test_adding_a_default_deny_never_adds_a_connection(existing, data):
 
 @settings(max_examples=200, deadline=None)
 @given(
-    a=st.lists(st.tuples(st.sampled_from(C.PROTOCOLS), st.integers(1, 300), st.integers(0, 50),
-                         st.sampled_from([None, frozenset({("e", "http", "1")})])), max_size=4),
-    b=st.lists(st.tuples(st.sampled_from(C.PROTOCOLS), st.integers(1, 300), st.integers(0, 50),
-                         st.sampled_from([None, frozenset({("i", "http", "2")})])), max_size=4),
+    a=st.lists(
+        st.tuples(
+            st.sampled_from(C.PROTOCOLS),
+            st.integers(1, 300),
+            st.integers(0, 50),
+            st.sampled_from([None, frozenset({("e", "http", "1")})]),
+        ),
+        max_size=4,
+    ),
+    b=st.lists(
+        st.tuples(
+            st.sampled_from(C.PROTOCOLS),
+            st.integers(1, 300),
+            st.integers(0, 50),
+            st.sampled_from([None, frozenset({("i", "http", "2")})]),
+        ),
+        max_size=4,
+    ),
 )
 def test_connection_algebra_laws(a, b):
     def build(items):

@@ -31,7 +31,9 @@ def test_every_example_parses_or_names_the_unsupported_field(version: str) -> No
         docs = load_manifests([path])
         policies = parse_policies(docs)
         kinds = [d.obj.get("kind") for d in docs]
-        n_policies = sum(k in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") for k in kinds)
+        n_policies = sum(
+            k in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") for k in kinds
+        )
         total += n_policies
         errors = [f for f in policies.findings if f.severity == "error"]
         assert not errors, [f.render() for f in errors]

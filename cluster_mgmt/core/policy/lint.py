@@ -69,7 +69,13 @@ def _dns_rule(rule: Rule) -> bool:
 
 
 def _allows_dns_port(rule: Rule, analysis: Analysis) -> bool:
-    return C.allows(analysis.static_conn(rule), "UDP", 53)
+    """Structurally: the rule allows 53/UDP to peers that could be kube-dns pods."""
+    could_be_dns = rule.peers is None or any(
+        not isinstance(p, (CidrPeer, FqdnPeer, EntityPeer))
+        or (isinstance(p, EntityPeer) and p.entity in ("cluster", "all"))
+        for p in rule.peers
+    )
+    return could_be_dns and C.allows(analysis.static_conn(rule), "UDP", 53)
 
 
 def lint(
