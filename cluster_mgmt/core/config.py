@@ -51,13 +51,11 @@ class SiemProtocol(StrEnum):
     TLS = "tls"
 
 
-# Metrics Hubble always exports (namespace-scoped flow, drops, policy verdicts) and the
-# optional ones a user may add.
-BASE_HUBBLE_METRICS = (
-    "flow:sourceContext=namespace;destinationContext=namespace",
-    "drop",
-    "policy",
-)
+# Metrics Hubble always exports (flows and drops labelled with source and destination
+# namespace, policy verdicts) and the optional ones a user may add. Namespace context on
+# `drop` is what lets `stats` give drop reasons per namespace.
+_NS_CONTEXT = "sourceContext=namespace;destinationContext=namespace"
+BASE_HUBBLE_METRICS = (f"flow:{_NS_CONTEXT}", f"drop:{_NS_CONTEXT}", "policy")
 OPTIONAL_HUBBLE_METRICS = ("dns", "tcp", "port-distribution", "icmp", "http", "flows-to-world")
 
 
