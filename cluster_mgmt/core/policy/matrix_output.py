@@ -35,8 +35,12 @@ def matrix_json(connections: Sequence[Connection]) -> list[dict[str, Any]]:
 
 
 def to_json_text(connections: Sequence[Connection]) -> str:
-    """The JSON document printed by ``policy matrix -o json``."""
-    return json.dumps(matrix_json(connections), indent=2) + "\n"
+    """The JSON document printed by ``policy matrix -o json``: one entry per line."""
+    entries = matrix_json(connections)
+    if not entries:
+        return "[]\n"
+    # One json.dumps per entry keeps the C encoder (indent= would fall back to pure Python).
+    return "[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n"
 
 
 def rows(connections: Sequence[Connection]) -> list[tuple[str, str, str]]:
