@@ -7,8 +7,8 @@ scoping of endpoint selectors, entities) and the Cilium documentation's policy e
 
 from __future__ import annotations
 
-from conftest import analysis_of, docs_of, tcp
 from policy_builders import BASE, WORLD, ccnp, cnp, labels, manifest, netpol
+from policy_helpers import analysis_of, docs_of, tcp
 
 from cluster_mgmt.core.policy.documents import parse_policies
 
@@ -605,7 +605,7 @@ def test_fqdn_dns_rule_l7_and_fqdn_peer(run, write):
         ),
     ).parent
     plain = run("policy", "matrix", "--dir", root, "-o", "json").json()
-    from conftest import conn_map
+    from policy_helpers import conn_map
 
     m = conn_map(plain)
     assert targets(m, "x/a") == {"kube-system/coredns-5d78c9869d"}

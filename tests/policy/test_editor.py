@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 import yaml
-from conftest import upstream
 from policy_builders import BASE, manifest, pod
+from policy_helpers import upstream
 
 from cluster_mgmt.core.policy.editor import EditorError, build_policy, parse_labels, parse_rule
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import conn_map, docs_of
 from policy_builders import deployment, manifest, namespace, netpol, pod
+from policy_helpers import conn_map, docs_of
 
 from cluster_mgmt.core.policy.documents import split_documents
 from cluster_mgmt.core.policy.inventory import WorkloadRef

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 
-from conftest import tcp
 from policy_builders import BASE, PODS, WORLD, labels, manifest, netpol, pod
+from policy_helpers import tcp
 
 ALL_PAIRS = {(s, d) for s, d in itertools.permutations(PODS, 2)}
 

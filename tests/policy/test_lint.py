@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import docs_of
 from policy_builders import BASE, cnp, labels, manifest, netpol, pod
+from policy_helpers import docs_of
 
 from cluster_mgmt.core.policy.documents import parse_policies, split_documents
 from cluster_mgmt.core.policy.lint import lint

@@ -6,8 +6,8 @@ import copy
 import re
 
 import pytest
-from conftest import FakeCluster, conn_map, tcp
 from policy_builders import BASE, ccnp, cnp, deployment, labels, manifest, netpol
+from policy_helpers import FakeCluster, conn_map, tcp
 
 POLICIES = [
     netpol(

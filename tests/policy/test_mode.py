@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import docs_of
 from policy_builders import cnp, deployment, labels, manifest, netpol, pod
+from policy_helpers import docs_of
 
 from cluster_mgmt.core.policy.documents import split_documents
 from cluster_mgmt.core.policy.safety import block_mode_hazards

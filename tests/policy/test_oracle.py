@@ -11,7 +11,7 @@ import ipaddress
 
 from hypothesis import given
 from policy_builders import BASE
-from test_properties import SETTINGS, policies
+from policy_strategies import SETTINGS, policies
 
 from cluster_mgmt.core.policy import conn as C
 from cluster_mgmt.core.policy.analysis import Analysis

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import upstream
 from policy_builders import manifest, pod
+from policy_helpers import upstream
 
 from cluster_mgmt.core.policy.analysis import Analysis
 from cluster_mgmt.core.policy.documents import parse_policies, split_documents
