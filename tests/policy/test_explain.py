@@ -129,3 +129,26 @@ def test_unknown_and_ambiguous_workloads(run, write):
         root,
     )
     assert bad_port.code == 2 and "not a port" in bad_port.err
+
+
+def test_selected_without_default_deny(run, write):
+    root = write(
+        "ndd/all.yaml",
+        manifest(
+            *BASE,
+            cnp(
+                "x",
+                "extra",
+                {
+                    "endpointSelector": labels(app="b"),
+                    "enableDefaultDeny": {"ingress": False},
+                    "ingress": [{"fromEndpoints": [labels(app="a")]}],
+                },
+            ),
+        ),
+    ).parent
+    result = run("policy", "explain", "--src", "y/a", "--dst", "x/b", "--dir", root)
+    assert (
+        "ingress: ALLOWED: selected by CiliumNetworkPolicy x/extra without default deny "
+        "(enableDefaultDeny: false), so ingress stays open (default allow)"
+    ) in result.out

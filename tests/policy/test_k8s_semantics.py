@@ -563,26 +563,42 @@ def test_policy_in_namespace_without_pods_selects_nothing(matrix):
 
 def test_kubernetes_documentation_example_exact_json(run, write):
     # The NetworkPolicy of kubernetes.io/docs/concepts/services-networking/network-policies/
-    example = netpol("default", "test-network-policy", {
-        "podSelector": {"matchLabels": {"role": "db"}},
-        "policyTypes": ["Ingress", "Egress"],
-        "ingress": [{"from": [
-            {"ipBlock": {"cidr": "172.17.0.0/16", "except": ["172.17.1.0/24"]}},
-            {"namespaceSelector": {"matchLabels": {"project": "myproject"}}},
-            {"podSelector": {"matchLabels": {"role": "frontend"}}},
-        ], "ports": [{"protocol": "TCP", "port": 6379}]}],
-        "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/24"}}],
-                    "ports": [{"protocol": "TCP", "port": 5978}]}],
-    })
+    example = netpol(
+        "default",
+        "test-network-policy",
+        {
+            "podSelector": {"matchLabels": {"role": "db"}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"ipBlock": {"cidr": "172.17.0.0/16", "except": ["172.17.1.0/24"]}},
+                        {"namespaceSelector": {"matchLabels": {"project": "myproject"}}},
+                        {"podSelector": {"matchLabels": {"role": "frontend"}}},
+                    ],
+                    "ports": [{"protocol": "TCP", "port": 6379}],
+                }
+            ],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "10.0.0.0/24"}}],
+                    "ports": [{"protocol": "TCP", "port": 5978}],
+                }
+            ],
+        },
+    )
     from policy_builders import namespace
 
-    root = write("doc/all.yaml", manifest(
-        namespace("myproject", project="myproject"),
-        pod("default", "db", {"role": "db"}),
-        pod("default", "frontend", {"role": "frontend"}),
-        pod("myproject", "client", {"role": "client"}),
-        example,
-    )).parent
+    root = write(
+        "doc/all.yaml",
+        manifest(
+            namespace("myproject", project="myproject"),
+            pod("default", "db", {"role": "db"}),
+            pod("default", "frontend", {"role": "frontend"}),
+            pod("myproject", "client", {"role": "client"}),
+            example,
+        ),
+    ).parent
     result = run("policy", "matrix", "--dir", root, "-o", "json")
     db = {"namespace": "default", "name": "db", "kind": "Pod"}
     fe = {"namespace": "default", "name": "frontend", "kind": "Pod"}
@@ -590,8 +606,11 @@ def test_kubernetes_documentation_example_exact_json(run, write):
     world = {"ip_ranges": ["0.0.0.0-255.255.255.255"]}
     redis = [{"protocol": "TCP", "ports": ["6379"], "l7": None}]
     assert result.json() == [
-        {"src": db, "dst": {"ip_ranges": ["10.0.0.0-10.0.0.255"]},
-         "conn": [{"protocol": "TCP", "ports": ["5978"], "l7": None}]},
+        {
+            "src": db,
+            "dst": {"ip_ranges": ["10.0.0.0-10.0.0.255"]},
+            "conn": [{"protocol": "TCP", "ports": ["5978"], "l7": None}],
+        },
         {"src": fe, "dst": db, "conn": redis},
         {"src": fe, "dst": cl, "conn": "all"},
         {"src": fe, "dst": world, "conn": "all"},
@@ -600,7 +619,10 @@ def test_kubernetes_documentation_example_exact_json(run, write):
         {"src": cl, "dst": world, "conn": "all"},
         {"src": world, "dst": fe, "conn": "all"},
         {"src": world, "dst": cl, "conn": "all"},
-        {"src": {"ip_ranges": ["172.17.0.0-172.17.0.255", "172.17.2.0-172.17.255.255"]},
-         "dst": db, "conn": redis},
+        {
+            "src": {"ip_ranges": ["172.17.0.0-172.17.0.255", "172.17.2.0-172.17.255.255"]},
+            "dst": db,
+            "conn": redis,
+        },
     ]
     assert result.out.startswith("[\n{") and result.out.endswith("}\n]\n")

@@ -218,6 +218,7 @@ class Analysis:
         self._rule_bits: dict[Rule, int] = {}
         self._static: dict[Rule, Conn] = {}
         self._groups: dict[Rule, list[tuple[int, Conn]]] = {}
+        self._vector_cache: dict[tuple[str, tuple[int, ...]], list[Conn]] = {}
         self._assign_sections()
         self._build_rows()
         self._combine()
@@ -682,13 +683,21 @@ class Analysis:
             prev = conn
         return [(conn, IpRanges(tuple(r))) for conn, r in by_conn.items()]
 
-    def _external_vectors(self, wi: int, direction: str, offset: int, count: int) -> list[Conn]:
+    def external_vector(self, wi: int, direction: str) -> list[Conn]:
+        """Connection per IPv4 atom: from workload ``wi`` (egress) or into it (ingress).
+
+        Workloads whose pod shapes share rows share the (cached, read-only) vector.
+        """
         row_of = self.egress_row_of if direction == "egress" else self.ingress_row_of
-        classes = self.workload_classes[wi]
-        vec = self._atom_vector(self.rows[row_of[classes[0]]], offset, count)
-        for ci in classes[1:]:
-            other = self._atom_vector(self.rows[row_of[ci]], offset, count)
-            vec = [C.union(a, b) for a, b in zip(vec, other, strict=True)]
+        key = (direction, tuple(sorted({row_of[c] for c in self.workload_classes[wi]})))
+        vec = self._vector_cache.get(key)
+        if vec is None:
+            offset, count = self.ip_offset, len(self.partition)
+            vec = self._atom_vector(self.rows[key[1][0]], offset, count) if key[1] else []
+            for rid in key[1][1:]:
+                other = self._atom_vector(self.rows[rid], offset, count)
+                vec = [C.union(a, b) for a, b in zip(vec, other, strict=True)]
+            self._vector_cache[key] = vec
         return vec
 
     def connections(self, *, extra_peers: bool = False) -> list[Connection]:
@@ -701,18 +710,15 @@ class Analysis:
             if ws in hidden or wd in hidden:
                 continue
             out.append(Connection(self.workloads[ws], self.workloads[wd], conn))
-        n_ip = len(self.partition)
-        cache: dict[tuple[str, tuple[int, ...]], list[tuple[Conn, IpRanges]]] = {}
+        cache: dict[int, list[tuple[Conn, IpRanges]]] = {}
         for wi, ref in enumerate(self.workloads):
             if wi in hidden or not self.workload_classes[wi]:
                 continue
             for direction in ("egress", "ingress"):
-                row_of = self.egress_row_of if direction == "egress" else self.ingress_row_of
-                key = (direction, tuple(sorted({row_of[c] for c in self.workload_classes[wi]})))
-                entries = cache.get(key)
+                vec = self.external_vector(wi, direction)
+                entries = cache.get(id(vec))
                 if entries is None:
-                    vec = self._external_vectors(wi, direction, self.ip_offset, n_ip)
-                    entries = cache[key] = self._ip_entries(vec)
+                    entries = cache[id(vec)] = self._ip_entries(vec)
                 for conn, ranges in entries:
                     if direction == "egress":
                         out.append(Connection(ref, ranges, conn))
@@ -753,14 +759,13 @@ class Analysis:
             a, b = self.workloads[ws], self.workloads[wd]
             if a not in hidden and b not in hidden:
                 out[(a, b)] = conn
-        n_ip = len(self.partition)
         for wi, ref in enumerate(self.workloads):
             if ref in hidden or not self.workload_classes[wi]:
                 continue
-            for i, conn in enumerate(self._external_vectors(wi, "egress", self.ip_offset, n_ip)):
+            for i, conn in enumerate(self.external_vector(wi, "egress")):
                 if conn:
                     out[(ref, ("ip", self.partition.atoms[i]))] = conn
-            for i, conn in enumerate(self._external_vectors(wi, "ingress", self.ip_offset, n_ip)):
+            for i, conn in enumerate(self.external_vector(wi, "ingress")):
                 if conn:
                     out[(("ip", self.partition.atoms[i]), ref)] = conn
         return out

@@ -156,21 +156,27 @@ def connectivity_delta(
     """Connections that differ between two policy sets over one inventory."""
     cidrs = policy_cidrs(before) + policy_cidrs(after)
     ips = list(apiserver_ips)
-    old = Analysis(inventory, before, extra_cidrs=cidrs, apiserver_ips=ips).atomic()
-    new = Analysis(inventory, after, extra_cidrs=cidrs, apiserver_ips=ips).atomic()
-    grouped: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    old = Analysis(inventory, before, extra_cidrs=cidrs, apiserver_ips=ips)
+    new = Analysis(inventory, after, extra_cidrs=cidrs, apiserver_ips=ips)
+    hidden = {old.workload_index[r] for r in inventory.virtual if r in old.workload_index}
     out: list[ConnChange] = []
-    for key in set(old) | set(new):
-        a, b = old.get(key, C.EMPTY), new.get(key, C.EMPTY)
-        if a == b:
+    old_pairs, new_pairs = old.workload_pairs(), new.workload_pairs()
+    for key in old_pairs.keys() | new_pairs.keys():
+        a, b = old_pairs.get(key, C.EMPTY), new_pairs.get(key, C.EMPTY)
+        if a != b and key[0] not in hidden and key[1] not in hidden:
+            out.append(ConnChange(old.workloads[key[0]], old.workloads[key[1]], a, b))
+    # Same inventory and partition: compare the per-address vectors, atom by atom.
+    grouped: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    for wi, ref in enumerate(old.workloads):
+        if wi in hidden or not old.workload_classes[wi]:
             continue
-        src, dst = key
-        if isinstance(src, WorkloadRef) and isinstance(dst, WorkloadRef):
-            out.append(ConnChange(src, dst, a, b))
-        elif isinstance(src, WorkloadRef):
-            grouped.setdefault(("egress", src, a, b), []).append(dst[1])
-        else:
-            grouped.setdefault(("ingress", dst, a, b), []).append(src[1])
+        for direction in ("egress", "ingress"):
+            va, vb = old.external_vector(wi, direction), new.external_vector(wi, direction)
+            if va == vb:
+                continue
+            for i, (a, b) in enumerate(zip(va, vb, strict=True)):
+                if a != b:
+                    grouped.setdefault((direction, ref, a, b), []).append(old.partition.atoms[i])
     for (direction, ref, a, b), ranges in grouped.items():
         merged: list[tuple[int, int]] = []
         for lo, hi in sorted(ranges):

@@ -245,7 +245,20 @@ def _direction(
     )
     if side:
         if not isolated:
-            reason = f"no policy selects {subject_label} for {direction} (default allow)"
+            touching = sorted(
+                {
+                    analysis.sections[si][0].display
+                    for si in analysis.class_sections[subject]
+                    if any(r.direction == direction for r in analysis.sections[si][1].rules)
+                }
+            )
+            if touching:
+                reason = (
+                    f"selected by {', '.join(touching)} without default deny "
+                    f"(enableDefaultDeny: false), so {direction} stays open (default allow)"
+                )
+            else:
+                reason = f"no policy selects {subject_label} for {direction} (default allow)"
         else:
             reason = "allowed by " + ", ".join(allowed_by)
         if denied_by:
