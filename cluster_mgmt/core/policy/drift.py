@@ -18,7 +18,7 @@ from cluster_mgmt.core.policy.analysis import (
     policy_cidrs,
 )
 from cluster_mgmt.core.policy.conn import Conn
-from cluster_mgmt.core.policy.inventory import Inventory, WorkloadRef
+from cluster_mgmt.core.policy.inventory import Inventory
 from cluster_mgmt.core.policy.model import Policy
 from cluster_mgmt.core.policy.source import SourceDoc
 
