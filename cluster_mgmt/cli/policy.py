@@ -327,14 +327,14 @@ def new_cmd(
     kube_context: str | None,
     kubeconfig: str | None,
 ) -> None:
-    r"""Write a policy built from simple rules, validated, and print the matrix delta.
+    """Write a policy built from simple rules, validated, and print the matrix delta.
 
     \b
     Example:
-      cluster-mgmt policy new --name notes-api --namespace notes --select app=notes \
-        --allow-from "app=frontend 8080/TCP http:GET:/api/.*" \
+      cluster-mgmt policy new --name notes-api --namespace notes --select app=notes
+        --allow-from "app=frontend 8080/TCP http:GET:/api/.*"
         --allow-to "fqdn:api.example.com 443/TCP" --dir manifests/
-    """
+    """  # noqa: D301 - \b is click's "keep this paragraph as is" marker
     from cluster_mgmt.ops import policy as ops
 
     request = ops.NewPolicyRequest(
