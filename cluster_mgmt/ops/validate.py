@@ -154,46 +154,43 @@ def _has_path(doc: Any, path: tuple[Any, ...]) -> bool:
 
 
 def _check_policies(project_root: Path, report: ValidationReport) -> None:
+    from cluster_mgmt.core.policy.documents import parse_policies
+    from cluster_mgmt.ops.policy_manifests import load_manifests
+
     policies = project_root / "policies"
     if not policies.is_dir():
         return
-    files = sorted(p for p in policies.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
-    count = 0
-    for file in files:
-        rel = str(file.relative_to(project_root))
-        try:
-            docs = _load_all(file, rel)
-        except ConfigError as exc:
-            report.problems.append(exc.render())
-            continue
-        for index, doc in enumerate(docs):
-            if doc is None:
-                continue
-            where = Location(rel, getattr(getattr(doc, "lc", None), "line", 0) + 1)
-            kind = (doc.get("apiVersion"), doc.get("kind")) if isinstance(doc, dict) else None
-            if kind not in POLICY_KINDS:
-                report.problems.append(
-                    f"{where}: document {index + 1} is not a NetworkPolicy, CiliumNetworkPolicy"
-                    " or CiliumClusterwideNetworkPolicy"
-                )
-                continue
-            if not (doc.get("metadata") or {}).get("name"):
-                report.problems.append(f"{where}: metadata.name is missing")
-                continue
-            count += 1
-    report.checked.append(f"policies: {count} policies in {len(files)} files parse")
-
-
-def _load_all(file: Path, display: str) -> list[Any]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     try:
-        return list(YAML(typ="rt").load_all(file.read_text(encoding="utf-8")))
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"invalid YAML: {exc}", location=Location(display, line)) from exc
+        docs = load_manifests([policies])
+    except ConfigError as exc:
+        report.problems.append(exc.render())
+        return
+    for doc in docs:
+        kind = (doc.obj.get("apiVersion"), doc.obj.get("kind"))
+        if kind not in POLICY_KINDS:
+            report.problems.append(
+                f"{_relative(doc.file, project_root)}: {kind[1]} {_name(doc.obj)} is not a "
+                "NetworkPolicy, CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy"
+            )
+    parsed = parse_policies(docs)
+    for finding in parsed.findings:
+        where = f"{finding.location}: " if finding.location else ""
+        text = _relative(f"{where}{finding.message}", project_root)
+        # An unknown field is most likely a typo the API server would reject or prune.
+        if finding.severity == "error" or finding.code == "unknown-field":
+            report.problems.append(text)
+        elif finding.severity == "warning":
+            report.notes.append(text)
+    report.checked.append(f"policies: {len(parsed.policies)} policies parse")
+
+
+def _name(obj: Any) -> str:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("name") or "(no name)") if isinstance(meta, dict) else "(no name)"
+
+
+def _relative(text: str, root: Path) -> str:
+    return text.replace(f"{root}/", "")
 
 
 def validate_project(

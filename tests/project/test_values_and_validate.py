@@ -132,7 +132,7 @@ def test_validate_reports_bad_policy_and_stale_files(tmp_path: Path, run_cli) ->
     (project / "environments.yaml").write_text("environments: {}\n")
     result = run_cli("-C", project, "validate", "--no-helmfile")
     assert result.exit_code == 2
-    assert "policies/broken.yaml:1: document 1 is not a NetworkPolicy" in result.stderr
+    assert "policies/broken.yaml: Deployment (no name) is not a NetworkPolicy" in result.stderr
     assert "stale or edited: environments.yaml" in result.stderr
     assert "no --charts-dir" in result.stderr
 
@@ -145,3 +145,16 @@ def test_schema_command_prints_the_config_schema(run_cli) -> None:
     assert {"gitlab", "environments"} <= set(schema["required"])
     env = schema["$defs"]["Environment"]
     assert env["properties"]["provider"]["$ref"].endswith("Provider")
+
+
+def test_validate_reports_policy_field_errors_with_line(tmp_path: Path, run_cli) -> None:
+    project = _project(tmp_path, run_cli, "kind")
+    (project / "policies/bad.yaml").write_text(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+        "metadata: {name: bad, namespace: default}\n"
+        "spec:\n  endpointSelector: {}\n  ingress:\n    - fromEntitiez: [world]\n"
+    )
+    result = run_cli("-C", project, "validate", "--no-helmfile")
+    assert result.exit_code == 2
+    assert "policies/bad.yaml:7" in result.stderr + result.stdout, result.stderr
+    assert "fromEntitiez" in result.stderr + result.stdout

@@ -170,7 +170,7 @@ class _Parser:
             if key not in known:
                 self.note(
                     "warning",
-                    "unsupported-field",
+                    "unknown-field",
                     f"field {key!r} is not a known {what} field and is not analysed",
                     (*path, str(key)),
                 )

@@ -52,7 +52,7 @@ class _Parser:
         for key in raw:
             if key not in known:
                 self.warn(
-                    "unsupported-field",
+                    "unknown-field",
                     f"field {key!r} is not part of NetworkPolicy v1 and is not analysed",
                     (*path, str(key)),
                 )
