@@ -121,6 +121,11 @@ def unwrap(obj: Any, file: str) -> Iterator[SourceDoc]:
     items = obj.get("items")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
         for item in items:
+            if isinstance(item, dict) and not item.get("kind") and len(kind) > len("List"):
+                # The API server's typed lists (PodList...) leave out each item's kind.
+                item["kind"] = kind[: -len("List")]
+                if not item.get("apiVersion"):
+                    item["apiVersion"] = obj.get("apiVersion")
             yield from unwrap(item, file)
         return
     if kind:

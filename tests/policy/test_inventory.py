@@ -91,9 +91,12 @@ def test_pods_belong_to_their_controller_as_written():
         ("shop", "web-5d9", "ReplicaSet"),
         ("shop", "lonely", "Pod"),
     }
-    # The Deployment has its template's shape and its own pod's.
+    # The Deployment's listed Pod is what runs; its template only stands in for missing Pods.
     shapes = inventory.workloads[WorkloadRef("shop", "web", "Deployment")]
-    assert {dict(s.labels).get("canary") for s in shapes} == {None, "yes"}
+    assert {dict(s.labels).get("canary") for s in shapes} == {"yes"}
+    template_only = split_documents(docs_of(manifest(deployment("shop", "web", {"app": "web"}))))
+    shapes = template_only[0].workloads[WorkloadRef("shop", "web", "Deployment")]
+    assert [dict(s.labels) for s in shapes] == [{"app": "web"}]
 
 
 def test_owner_reference_without_controller_flag_is_accepted():

@@ -1,10 +1,11 @@
 """Namespaces and workloads, from manifests or a live cluster listing.
 
 A workload is a controller object (Deployment, StatefulSet, DaemonSet, ReplicaSet,
-ReplicationController, Job, CronJob); its pods come from its pod template and from the Pods
-whose controller ``ownerReference`` names it. A Pod without a controller stands alone as a
-``Pod`` workload. Pods are reduced to *shapes* (namespace, labels, named ports, service
-account): pods with the same shape behave the same under any policy.
+ReplicationController, Job, CronJob); its pods are the Pods whose controller
+``ownerReference`` names it or, when the input lists none, one pod made from its pod template.
+A Pod without a controller stands alone as a ``Pod`` workload. Pods are reduced to *shapes*
+(namespace, labels, named ports, service account): pods with the same shape behave the same
+under any policy.
 """
 
 from __future__ import annotations
@@ -195,6 +196,9 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
     """Build the inventory from objects of any kind (other kinds are ignored)."""
     inv = Inventory()
     declared: dict[str, tuple[tuple[str, str], ...]] = {}
+    # Templates stand for the pods of workloads whose Pods are not in the input; a listed
+    # Pod is what runs (per-pod labels, a newer or older template), so it takes precedence.
+    templates: dict[WorkloadRef, PodShape] = {}
     for doc in docs:
         obj = doc.obj
         kind = obj.get("kind")
@@ -236,7 +240,14 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
             inv.ensure_namespace(namespace)
             inv.workloads.setdefault(ref, [])
             continue
-        inv.add_shape(ref, pod_shape(namespace, template.get("metadata"), template.get("spec")))
+        inv.ensure_namespace(namespace)
+        inv.workloads.setdefault(ref, [])
+        templates.setdefault(
+            ref, pod_shape(namespace, template.get("metadata"), template.get("spec"))
+        )
+    for ref, shape in templates.items():
+        if not inv.workloads[ref]:
+            inv.add_shape(ref, shape)
     for name, labels in declared.items():
         inv.namespaces[name] = Namespace(name, labels)
     return inv
