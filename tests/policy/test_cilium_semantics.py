@@ -132,7 +132,8 @@ def test_namespace_labels_and_service_account_labels(matrix):
     def ns_label_peer(team):
         return {"fromEndpoints": [{"matchLabels": {"io.cilium.k8s.namespace.labels.team": team}}]}
 
-    # A CNP still scopes the selector to its namespace (only the namespace key lifts that).
+    # A selector on namespace labels is not scoped to the CNP's namespace (Cilium's
+    # getEndpointSelector in pkg/k8s/apis/cilium.io/utils skips the namespace match then).
     m = matrix(
         manifest(
             *BASE,
@@ -141,7 +142,7 @@ def test_namespace_labels_and_service_account_labels(matrix):
             ),
         )
     )
-    assert sources(m, "x/a") == set()
+    assert sources(m, "x/a") == {"y/a", "y/b"}
     m = matrix(
         manifest(
             *BASE,

@@ -143,7 +143,7 @@ def test_adding_a_default_deny_never_adds_a_connection(existing, data):
             st.sampled_from(C.PROTOCOLS),
             st.integers(1, 300),
             st.integers(0, 50),
-            st.sampled_from([None, frozenset({("i", "http", "2")})]),
+            st.sampled_from([None, frozenset({("i", "http", 0, "2")})]),
         ),
         max_size=4,
     ),

@@ -131,6 +131,10 @@ def scope_endpoint_selector(selector: LabelSelector, namespace: str | None) -> L
         return selector
     if namespace is None:
         return selector.with_requirement(Requirement(NAMESPACE_LABEL, "Exists"))
+    # Cilium (getEndpointSelector) leaves a selector on namespace labels unscoped: it picks
+    # pods of every namespace with those labels, not only the policy's own.
+    if any(req.key.startswith(NAMESPACE_LABELS_PREFIX) for req in selector.requirements):
+        return selector
     return selector.with_requirement(Requirement(NAMESPACE_LABEL, "In", frozenset({namespace})))
 
 
@@ -200,6 +204,29 @@ class _Parser:
         except SelectorError as exc:
             raise _Invalid(str(exc), (*path, *exc.path)) from exc
 
+    def drop_subject_namespace(self, raw: Any, path: Path) -> Any:
+        """A CNP's endpointSelector without its ``k8s:`` namespace match.
+
+        Cilium (ParseToCiliumRule) overwrites that match with the policy's namespace: the
+        subjects are always in the policy's namespace, whatever namespace is written.
+        """
+        labels = raw.get("matchLabels") if isinstance(raw, Mapping) else None
+        key = "k8s:" + NAMESPACE_LABEL
+        if not isinstance(labels, Mapping) or key not in labels:
+            return raw
+        if str(labels[key]) != self.namespace:
+            self.note(
+                "warning",
+                "namespace-overridden",
+                f"endpointSelector names namespace {labels[key]!r}, but a "
+                f"CiliumNetworkPolicy only selects pods of its own namespace {self.namespace!r}",
+                (*path, "matchLabels", key),
+                hint="use a CiliumClusterwideNetworkPolicy or move the policy",
+            )
+        out = dict(raw)
+        out["matchLabels"] = {k: v for k, v in labels.items() if k != key}
+        return out
+
     def section(self, path: Path, raw: Any) -> Section:
         if not isinstance(raw, Mapping):
             raise _Invalid("a policy rule must be a mapping", path)
@@ -222,7 +249,10 @@ class _Parser:
             )
             selector = None
         else:
-            selector = self.selector(raw["endpointSelector"], (*path, "endpointSelector"))
+            subject_raw = raw["endpointSelector"]
+            if self.namespace is not None:
+                subject_raw = self.drop_subject_namespace(subject_raw, (*path, "endpointSelector"))
+            selector = self.selector(subject_raw, (*path, "endpointSelector"))
         default_deny = raw.get("enableDefaultDeny") or {}
         if not isinstance(default_deny, Mapping):
             raise _Invalid("enableDefaultDeny must be a mapping", (*path, "enableDefaultDeny"))
@@ -522,14 +552,14 @@ class _Parser:
         return out
 
     def l7(self, raw: Mapping[str, Any], path: Path, direction: str) -> L7:
-        items: set[tuple[str, str, str]] = set()
+        items: set[tuple[str, str, int, str]] = set()
         rules = raw.get("rules")
         if rules:
             if not isinstance(rules, Mapping):
                 raise _Invalid("rules must be a mapping", (*path, "rules"))
             for kind, value in rules.items():
                 if kind == "l7proto":
-                    items.add((direction, "l7proto", json.dumps(value)))
+                    items.add((direction, "l7proto", 0, json.dumps(value)))
                     continue
                 entries = value if _is_list(value) else [value]
                 if kind not in ("http", "dns", "kafka", "l7"):
@@ -539,10 +569,10 @@ class _Parser:
                         f"L7 rule kind {kind!r} is unknown",
                         (*path, "rules", str(kind)),
                     )
-                for entry in entries:
-                    items.add((direction, str(kind), json.dumps(entry, sort_keys=True)))
-        for name in raw.get("serverNames") or []:
-            items.add((direction, "serverNames", json.dumps(str(name))))
+                for position, entry in enumerate(entries):
+                    items.add((direction, str(kind), position, json.dumps(entry)))
+        for position, name in enumerate(raw.get("serverNames") or []):
+            items.add((direction, "serverNames", position, json.dumps(str(name))))
         return frozenset(items) if items else None
 
 

@@ -2,8 +2,9 @@
 
 A :data:`Conn` is a hashable tuple ``((protocol, intervals), ...)`` in a fixed protocol order,
 where ``intervals`` are disjoint, sorted ``(low, high, l7)`` runs. ``l7`` is ``None`` (no L7
-restriction) or a frozenset of ``(side, kind, rule_json)``: the HTTP/DNS/Kafka rules a proxy
-enforces on that port, tagged with the side (``egress``/``ingress``) that asks for them.
+restriction) or a frozenset of ``(side, kind, position, rule_json)``: the HTTP/DNS/Kafka rules
+a proxy enforces on that port, tagged with the side (``egress``/``ingress``) that asks for
+them and their position in the policy's list (output keeps the order they were written in).
 Equal sets are equal tuples, so results can be memoized and grouped by value.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-L7 = frozenset[tuple[str, str, str]] | None
+L7 = frozenset[tuple[str, str, int, str]] | None
 Interval = tuple[int, int, L7]
 Intervals = tuple[Interval, ...]
 Conn = tuple[tuple[str, Intervals], ...]
@@ -230,16 +231,25 @@ def l7_json(l7: L7) -> Any:
     """The documented JSON form of an L7 restriction (``None`` when there is none)."""
     if l7 is None:
         return None
-    sides = sorted({side for side, _, _ in l7})
+    sides = sorted({side for side, _, _, _ in l7})
 
     def side_obj(side: str | None) -> dict[str, list[Any]]:
-        kinds: dict[str, list[str]] = {}
-        for s, kind, rule in l7:
+        kinds: dict[str, list[tuple[int, str]]] = {}
+        for s, kind, position, rule in l7:
             if side is None or s == side:
-                kinds.setdefault(kind, []).append(rule)
-        return {
-            kind: [json.loads(r) for r in sorted(rules)] for kind, rules in sorted(kinds.items())
-        }
+                kinds.setdefault(kind, []).append((position, rule))
+        out: dict[str, list[Any]] = {}
+        for kind, rules in sorted(kinds.items()):
+            seen: set[str] = set()
+            items = out[kind] = []
+            # In the order written; the same rule from several lists once.
+            for _, rule in sorted(rules):
+                value = json.loads(rule)
+                canonical = json.dumps(value, sort_keys=True)
+                if canonical not in seen:
+                    seen.add(canonical)
+                    items.append(value)
+        return out
 
     if len(sides) == 1:
         return side_obj(None)
@@ -294,9 +304,9 @@ def from_json(value: Any) -> Conn:
         l7 = None
         if item.get("l7") is not None:
             l7 = frozenset(
-                ("", kind, json.dumps(rule, sort_keys=True))
+                ("", kind, i, json.dumps(rule))
                 for kind, rules in item["l7"].items()
-                for rule in rules
+                for i, rule in enumerate(rules)
             )
         for text in item["ports"]:
             lo, _, hi = text.partition("-")

@@ -60,7 +60,7 @@ def _finding(item: _Item, severity: str, code: str, message: str, hint: str | No
 def _dns_rule(rule: Rule) -> bool:
     """An egress allow rule that sends port 53 through Cilium's DNS proxy."""
     for spec in rule.ports or ():
-        if spec.l7 and any(kind == "dns" for _, kind, _ in spec.l7):
+        if spec.l7 and any(kind == "dns" for _, kind, _, _ in spec.l7):
             if spec.port in (53, None) or (
                 isinstance(spec.port, int) and spec.end_port and spec.port <= 53 <= spec.end_port
             ):
