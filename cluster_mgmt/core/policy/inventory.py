@@ -2,10 +2,11 @@
 
 A workload is a controller object (Deployment, StatefulSet, DaemonSet, ReplicaSet,
 ReplicationController, Job, CronJob); its pods are the Pods whose controller
-``ownerReference`` names it or, when the input lists none, one pod made from its pod template.
-A Pod without a controller stands alone as a ``Pod`` workload. Pods are reduced to *shapes*
-(namespace, labels, named ports, service account): pods with the same shape behave the same
-under any policy.
+``ownerReference`` names it or, when the input has none of its pods (no Pod, no controller
+of its own such as a Deployment's ReplicaSet, not scaled to zero), one pod made from its pod
+template. A Pod without a controller stands alone as a ``Pod`` workload. Pods are reduced
+to *shapes* (namespace, labels, named ports, service account): pods with the same shape
+behave the same under any policy.
 """
 
 from __future__ import annotations
@@ -180,6 +181,13 @@ def _template(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return template if isinstance(template, Mapping) else None
 
 
+def _scaled_to_zero(obj: Mapping[str, Any]) -> bool:
+    # `replicas: 0` (an old ReplicaSet of a Deployment, a scaled-down StatefulSet): no pods.
+    spec = obj.get("spec")
+    replicas = spec.get("replicas") if isinstance(spec, Mapping) else None
+    return replicas == 0 and not isinstance(replicas, bool)
+
+
 def _controller(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
     refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, Mapping)]
     for ref in refs:
@@ -197,8 +205,10 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
     inv = Inventory()
     declared: dict[str, tuple[tuple[str, str], ...]] = {}
     # Templates stand for the pods of workloads whose Pods are not in the input; a listed
-    # Pod is what runs (per-pod labels, a newer or older template), so it takes precedence.
+    # Pod is what runs (per-pod labels, a newer or older template), so it takes precedence,
+    # and so does a child controller (a Deployment's pods are its ReplicaSet's).
     templates: dict[WorkloadRef, PodShape] = {}
+    parents: set[WorkloadRef] = set()
     for doc in docs:
         obj = doc.obj
         kind = obj.get("kind")
@@ -227,6 +237,9 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
             inv.add_shape(ref, pod_shape(namespace, meta, obj.get("spec")))
             continue
         ref = WorkloadRef(namespace, str(meta["name"]), str(kind))
+        owner = _controller(meta)
+        if owner is not None:
+            parents.add(WorkloadRef(namespace, str(owner["name"]), str(owner["kind"])))
         template = _template(obj)
         if template is None:
             inv.findings.append(
@@ -242,11 +255,13 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
             continue
         inv.ensure_namespace(namespace)
         inv.workloads.setdefault(ref, [])
+        if _scaled_to_zero(obj):
+            continue
         templates.setdefault(
             ref, pod_shape(namespace, template.get("metadata"), template.get("spec"))
         )
     for ref, shape in templates.items():
-        if not inv.workloads[ref]:
+        if not inv.workloads[ref] and ref not in parents:
             inv.add_shape(ref, shape)
     for name, labels in declared.items():
         inv.namespaces[name] = Namespace(name, labels)
