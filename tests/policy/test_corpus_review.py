@@ -3030,6 +3030,58 @@ def test_inventory_owner_kinds_as_written_and_standalone_pods(check):
     )
 
 
+def test_inventory_finished_job_and_its_cronjob(check):
+    """A Job whose only Pod has Succeeded runs nothing (no template pod stands in for it),
+    and the CronJob that owns the Job has its pods in the input through it."""
+    check(
+        """
+        ---
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata: {name: nightly, namespace: ns}
+        spec:
+          schedule: '0 0 * * *'
+          jobTemplate:
+            spec:
+              template:
+                metadata: {labels: {app: nightly}}
+                spec: {containers: [{name: c, image: i}]}
+        ---
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: nightly-1
+          namespace: ns
+          ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: nightly, controller: true, uid: c1}]
+        spec:
+          template:
+            metadata: {labels: {app: nightly}}
+            spec: {containers: [{name: c, image: i}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: nightly-1-x
+          namespace: ns
+          labels: {app: nightly}
+          ownerReferences: [{apiVersion: batch/v1, kind: Job, name: nightly-1, controller: true, uid: j1}]
+        spec: {containers: [{name: c, image: i}]}
+        status: {phase: Succeeded}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web, namespace: ns, labels: {app: web}}
+        spec: {containers: [{name: c, image: busybox}]}
+        """,
+        """
+        [
+        {"src": {"namespace": "ns", "name": "web", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "ns", "name": "web", "kind": "Pod"}, "conn": "all"}
+        ]
+        """,
+    )
+
+
 def test_inventory_every_workload_kind(check):
     """The issue's inventory kinds, each from its template (CronJob: jobTemplate); workloads
     with the same namespace and name sort by kind; no self-connections."""

@@ -208,7 +208,7 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
     # Pod is what runs (per-pod labels, a newer or older template), so it takes precedence,
     # and so does a child controller (a Deployment's pods are its ReplicaSet's).
     templates: dict[WorkloadRef, PodShape] = {}
-    parents: set[WorkloadRef] = set()
+    pods_in_input: set[WorkloadRef] = set()  # pods listed elsewhere or finished
     for doc in docs:
         obj = doc.obj
         kind = obj.get("kind")
@@ -226,20 +226,21 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
             continue
         namespace = str(meta.get("namespace") or default_namespace)
         if kind == "Pod":
-            phase = (obj.get("status") or {}).get("phase")
-            if phase in _TERMINATED:
-                continue
             owner = _controller(meta)
             if owner is not None:
                 ref = WorkloadRef(namespace, str(owner["name"]), str(owner["kind"]))
             else:
                 ref = WorkloadRef(namespace, str(meta["name"]), "Pod")
+            status = obj.get("status")
+            if isinstance(status, Mapping) and status.get("phase") in _TERMINATED:
+                pods_in_input.add(ref)  # a finished Job's pods are in the input: no template pod
+                continue
             inv.add_shape(ref, pod_shape(namespace, meta, obj.get("spec")))
             continue
         ref = WorkloadRef(namespace, str(meta["name"]), str(kind))
         owner = _controller(meta)
         if owner is not None:
-            parents.add(WorkloadRef(namespace, str(owner["name"]), str(owner["kind"])))
+            pods_in_input.add(WorkloadRef(namespace, str(owner["name"]), str(owner["kind"])))
         template = _template(obj)
         if template is None:
             inv.findings.append(
@@ -261,7 +262,7 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
             ref, pod_shape(namespace, template.get("metadata"), template.get("spec"))
         )
     for ref, shape in templates.items():
-        if not inv.workloads[ref] and ref not in parents:
+        if not inv.workloads[ref] and ref not in pods_in_input:
             inv.add_shape(ref, shape)
     for name, labels in declared.items():
         inv.namespaces[name] = Namespace(name, labels)
