@@ -139,7 +139,11 @@ class _Endpoint:
             raise ExplainError(f"{text!r} is ambiguous: {kinds}")
         self.workload = refs[0]
         if not analysis.workload_classes[analysis.workload_index[self.workload]]:
-            raise ExplainError(f"{self.workload} has no pods or pod template to explain")
+            raise ExplainError(
+                f"{self.workload} has no pods to explain: none of its own in the input (they "
+                "belong to the controller they name, e.g. a ReplicaSet), none running, or "
+                "replicas: 0"
+            )
 
     def label(self) -> str:
         return str(self.workload) if self.workload else self.text
