@@ -114,7 +114,16 @@ def _parse_file(path: Path, display: str) -> list[Any]:
 
 
 def unwrap(obj: Any, file: str) -> Iterator[SourceDoc]:
-    """One document per object; ``kind: List`` and ``*List`` wrappers yield their items."""
+    """One document per object; ``kind: List`` and ``*List`` wrappers yield their items.
+
+    A bare array of objects (a JSON file holding ``[{...}, {...}]``) yields its items too;
+    anything without a ``kind`` is skipped.
+    """
+    if isinstance(obj, list):
+        for item in obj:
+            if isinstance(item, dict):
+                yield from unwrap(item, file)
+        return
     if not isinstance(obj, dict):
         return
     kind = obj.get("kind")

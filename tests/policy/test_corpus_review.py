@@ -3153,10 +3153,19 @@ def test_inventory_every_workload_kind(check):
 
 def test_inventory_files_lists_and_formats(check):
     """The issue: .yaml, .yml and .json files, recursively, with kind: List and *List
-    wrappers (a typed list from the API leaves out each item's kind); objects without a
-    namespace are in 'default'; other kinds are ignored."""
+    wrappers (a typed list from the API leaves out each item's kind); a JSON array of
+    objects counts too; objects without a namespace are in 'default'; other kinds and
+    documents without a kind (here an expected-output file) are ignored."""
     check(
         {
+            "more/array.json": """
+            [{"apiVersion": "v1", "kind": "Pod",
+              "metadata": {"name": "b", "namespace": "x", "labels": {"app": "b"}},
+              "spec": {"containers": [{"name": "c", "image": "i"}]}}]
+            """,
+            "expected.json": """
+            [{"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"}]
+            """,
             "pods.json": """
             {"apiVersion": "v1", "kind": "PodList", "items": [
               {"metadata": {"name": "a", "namespace": "x", "labels": {"app": "a"}},
@@ -3193,10 +3202,15 @@ def test_inventory_files_lists_and_formats(check):
         """
         [
         {"src": {"namespace": "default", "name": "web", "kind": "Deployment"}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "default", "name": "web", "kind": "Deployment"}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"},
         {"src": {"namespace": "default", "name": "web", "kind": "Deployment"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
         {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"namespace": "default", "name": "web", "kind": "Deployment"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"},
         {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
-        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "default", "name": "web", "kind": "Deployment"}, "conn": "all"}
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"namespace": "default", "name": "web", "kind": "Deployment"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "default", "name": "web", "kind": "Deployment"}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"}
         ]
         """,
     )
