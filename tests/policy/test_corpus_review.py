@@ -1314,6 +1314,141 @@ def test_k8s_egress_default_deny_with_dns(check):
     )
 
 
+def test_k8s_overlapping_cidr_and_except_of_another_peer(check):
+    """Upstream e2e 'should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is
+    allowed': an address excepted from one peer but inside another peer's block is allowed."""
+    check(
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: x}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: a, namespace: x, labels: {app: a}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: b, namespace: x, labels: {app: b}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: p, namespace: x}
+        spec:
+          podSelector: {matchLabels: {app: a}}
+          policyTypes: [Egress]
+          egress:
+          - to:
+            - ipBlock: {cidr: 10.0.0.0/24, except: [10.0.0.5/32]}
+            - ipBlock: {cidr: 10.0.0.5/32}
+        """,
+        """
+        [
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"ip_ranges": ["10.0.0.0-10.0.0.255"]}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"}
+        ]
+        """,
+    )
+
+
+def test_k8s_client_egress_deny_wins_over_server_allow(check):
+    """Upstream e2e 'should support denying of egress traffic on the client side (even if
+    the server explicitly allows this traffic)'."""
+    check(
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: x}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: a, namespace: x, labels: {app: a}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: b, namespace: x, labels: {app: b}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: client, namespace: x}
+        spec:
+          podSelector: {matchLabels: {app: a}}
+          policyTypes: [Egress]
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: server, namespace: x}
+        spec:
+          podSelector: {matchLabels: {app: b}}
+          ingress:
+          - from:
+            - podSelector: {matchLabels: {app: a}}
+        """,
+        """
+        [
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"}
+        ]
+        """,
+    )
+
+
+def test_k8s_allow_all_ingress_takes_precedence(check):
+    """Upstream e2e 'should enforce multiple ingress policies with ingress allow-all policy
+    taking precedence': an `ingress: [{}]` policy allows everything whatever the others say."""
+    check(
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: x}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: a, namespace: x, labels: {app: a}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: b, namespace: x, labels: {app: b}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: narrow, namespace: x}
+        spec:
+          podSelector: {matchLabels: {app: a}}
+          ingress:
+          - ports: [{port: 80}]
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: all, namespace: x}
+        spec:
+          podSelector: {}
+          ingress:
+          - {}
+        """,
+        """
+        [
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"}
+        ]
+        """,
+    )
+
+
 def test_cilium_from_endpoints_empty_is_policy_namespace(check):
     """Cilium docs (policy language, 'Ingress Allow All' / PR #14580): an empty endpoint
     selector in a CiliumNetworkPolicy selects all endpoints of the policy's namespace."""
