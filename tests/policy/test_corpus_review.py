@@ -1449,6 +1449,41 @@ def test_k8s_allow_all_ingress_takes_precedence(check):
     )
 
 
+def test_k8s_extensions_v1beta1_network_policy_is_the_same_policy(check):
+    """NetworkPolicy of extensions/v1beta1 (served until Kubernetes 1.16) has the v1 spec;
+    old manifests still use it."""
+    check(
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: x}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: a, namespace: x, labels: {app: a}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: b, namespace: x, labels: {app: b}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: extensions/v1beta1
+        kind: NetworkPolicy
+        metadata: {name: deny, namespace: x}
+        spec:
+          podSelector: {}
+          policyTypes: [Ingress]
+        """,
+        """
+        [
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"}
+        ]
+        """,
+    )
+
+
 def test_cilium_from_endpoints_empty_is_policy_namespace(check):
     """Cilium docs (policy language, 'Ingress Allow All' / PR #14580): an empty endpoint
     selector in a CiliumNetworkPolicy selects all endpoints of the policy's namespace."""

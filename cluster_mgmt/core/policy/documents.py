@@ -38,11 +38,14 @@ def parse_policies(docs: Iterable[SourceDoc], default_namespace: str = "default"
         kind = doc.obj.get("kind")
         api = str(doc.obj.get("apiVersion") or "")
         if kind == KIND_K8S:
-            if api and not api.startswith("networking.k8s.io/"):
+            # extensions/v1beta1 (before Kubernetes 1.16) has the same spec as v1.
+            if api and not api.startswith(("networking.k8s.io/", "extensions/")):
+                out.findings.append(_other_api(doc, api))
                 continue
             policy, findings = parse_network_policy(doc, default_namespace)
         elif kind in (KIND_CNP, KIND_CCNP):
             if api and not api.startswith("cilium.io/"):
+                out.findings.append(_other_api(doc, api))
                 continue
             policy, findings = parse_cilium_policy(doc, default_namespace)
         else:
@@ -52,6 +55,15 @@ def parse_policies(docs: Iterable[SourceDoc], default_namespace: str = "default"
         if policy is not None:
             out.policies.append(policy)
     return out
+
+
+def _other_api(doc: SourceDoc, api: str) -> Finding:
+    return Finding(
+        "warning",
+        "unsupported-api",
+        f"{doc.obj.get('kind')} of apiVersion {api} (e.g. Calico's) is not analysed",
+        doc.locate(("apiVersion",)),
+    )
 
 
 def split_documents(
