@@ -2887,6 +2887,65 @@ def test_cilium_named_port(check):
     )
 
 
+def test_cilium_l7_and_plain_ports_in_port_order(check):
+    """docs/policy.md: a protocol appears once per distinct l7, its entries in the order of
+    their first port (80 and 8080 with HTTP rules before 443 without)."""
+    check(
+        """
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: a, namespace: x, labels: {app: a}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: b, namespace: x, labels: {app: b}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: c, namespace: y, labels: {app: c}}
+        spec: {containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: cilium.io/v2
+        kind: CiliumNetworkPolicy
+        metadata: {name: p, namespace: x}
+        spec:
+          endpointSelector: {matchLabels: {app: a}}
+          ingress:
+          - fromEndpoints:
+            - matchLabels: {app: b}
+            toPorts:
+            - ports:
+              - {port: '443', protocol: TCP}
+          - fromEndpoints:
+            - matchLabels: {app: b}
+            toPorts:
+            - ports:
+              - {port: '80', protocol: TCP}
+              - {port: '8080', protocol: TCP}
+              rules:
+                http:
+                - method: GET
+        """,
+        """
+        [
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"namespace": "y", "name": "c", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "a", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"namespace": "x", "name": "a", "kind": "Pod"}, "conn": [{"protocol": "TCP", "ports": ["80", "8080"], "l7": {"http": [{"method": "GET"}]}}, {"protocol": "TCP", "ports": ["443"], "l7": null}]},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"namespace": "y", "name": "c", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "x", "name": "b", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"namespace": "y", "name": "c", "kind": "Pod"}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"},
+        {"src": {"namespace": "y", "name": "c", "kind": "Pod"}, "dst": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "x", "name": "b", "kind": "Pod"}, "conn": "all"},
+        {"src": {"ip_ranges": ["0.0.0.0-255.255.255.255"]}, "dst": {"namespace": "y", "name": "c", "kind": "Pod"}, "conn": "all"}
+        ]
+        """,
+    )
+
+
 def test_inventory_deployment_without_pods_gets_its_template(check):
     """The issue: a workload is a controller object from the input. A Deployment whose Pods
     are not in the input still has pods: one made from its template (named ports too)."""

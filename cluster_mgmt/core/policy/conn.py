@@ -256,22 +256,18 @@ def l7_json(l7: L7) -> Any:
     return {side: side_obj(side) for side in sides}
 
 
-def _l7_sort_key(l7: L7) -> str:
-    return "" if l7 is None else json.dumps(l7_json(l7), sort_keys=True)
-
-
 def to_json(conn: Conn) -> Any:
     """``"all"`` or ``[{"protocol", "ports": ["80", "8000-8080"], "l7": ...}, ...]``."""
     if conn == ALL:
         return "all"
     out: list[dict[str, Any]] = []
     for proto, ivs in conn:
+        # Intervals are in port order, so the entries of one protocol come by first port.
         groups: dict[L7, list[str]] = {}
         for lo, hi, l7 in ivs:
             groups.setdefault(l7, []).append(_port_text(lo, hi))
         out.extend(
-            {"protocol": proto, "ports": groups[l7], "l7": l7_json(l7)}
-            for l7 in sorted(groups, key=_l7_sort_key)
+            {"protocol": proto, "ports": ports, "l7": l7_json(l7)} for l7, ports in groups.items()
         )
     return out
 
