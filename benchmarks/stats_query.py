@@ -144,12 +144,21 @@ def main() -> int:
         )
 
         began = time.perf_counter()
-        flows = client.query_range(core.flows_query(), window.start, window.end, window.step)
+        query = core.counter_query(core.flows_selectors(), window)
+        flows = client.query_range(query, window.origin, window.end, window.step)
         fetched = time.perf_counter()
-        core.summarize(window, flows, [])
+        counters = core.read_counters(flows, window)
+        refinements = core.refine_queries(core.FLOWS_METRIC, counters, window)
+        planned = time.perf_counter()
+        answers = [client.raw_samples(q.expr, q.at) for q in refinements]
+        core.apply_refinements(counters, window, refinements, answers)
+        refined = time.perf_counter()
+        core.summarize(window, counters, [])
         print(
-            f"  of which the flows query (HTTP + JSON decode) {fetched - began:.3f} s, "
-            f"counter arithmetic {time.perf_counter() - fetched:.3f} s"
+            f"  of which the flows range query (HTTP + JSON decode) {fetched - began:.3f} s, "
+            f"reading and planning {planned - fetched:.3f} s, {len(refinements)} refinement "
+            f"queries {refined - planned:.3f} s, counter arithmetic "
+            f"{time.perf_counter() - refined:.3f} s"
         )
 
         client.queries = 0

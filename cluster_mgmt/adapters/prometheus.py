@@ -153,6 +153,13 @@ class PrometheusClient:
             raise ClusterError(f"Prometheus returned {data.get('resultType')!r} for {expr!r}")
         return [Series(_labels(item), _points([item.get("value")])) for item in _result_list(data)]
 
+    def raw_samples(self, expr: str, at: float) -> list[Series]:
+        """An instant query of a range-vector selector (``metric{…}[5m]``): raw samples."""
+        data = self._get("/api/v1/query", {"query": expr, "time": _num(at)})
+        if data.get("resultType") != "matrix":
+            raise ClusterError(f"Prometheus returned {data.get('resultType')!r} for {expr!r}")
+        return [Series(_labels(item), _points(item.get("values"))) for item in _result_list(data)]
+
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         """A range query evaluated at ``start``, ``start + step``, … ``end``."""
         params = {"query": expr, "start": _num(start), "end": _num(end), "step": _num(step)}

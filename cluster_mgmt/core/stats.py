@@ -1,16 +1,24 @@
 """Packet statistics from Hubble metrics: PromQL, counter arithmetic and report shaping.
 
 Pure: no I/O. The use case (``ops.stats``) runs the queries this module builds and hands the
-series back here.
+answers back here.
 
-How totals are counted. Each measure is **one** range query that returns the raw counter
-series, sampled at every step of the window. Per series, the increase between two
-consecutive samples is ``b - a``, or ``b`` when ``b < a`` (a counter reset: the agent
-restarted and counted up from zero again, the rule Prometheus' ``increase()`` uses). The
-first sample of a series is its baseline. Summing these increases, rather than asking
-Prometheus for ``increase(...[range])``, keeps totals exact: ``increase()`` extrapolates to
-the window edges and returns fractions. A gap (steps without a sample) does not lose counts:
-the increase across it is added to the totals; the rate series has ``null`` there.
+What a total is (``docs/stats.md`` has the same rule for readers). Per raw counter series,
+take its samples with timestamps in ``(start, end]``, preceded by its *baseline*: the last
+sample in ``[start - 5m, start]`` (Prometheus' lookback), if there is one; otherwise the
+first sample in the window is the baseline and is not counted. The total is the sum, over
+consecutive samples ``a, b`` of that sequence, of ``b - a``, or of ``b`` when ``b < a`` (a
+counter reset: the agent restarted and counted up from zero again, Prometheus' rule).
+Gaps do not matter: the increase across them is counted.
+
+How that is computed exactly without fetching every raw sample. Each measure is **one**
+range query on a step grid ending at ``end``. Per series it returns the last raw sample at
+or before every grid point (``last_over_time``), the baseline (``@ start``), and a flag on
+the grid points whose interval, together with the sample before it, holds a counter reset
+(``resets``). Where the previous sample is known and no reset is flagged, the increase over
+an interval is the difference of the two grid values, exactly. Only the intervals where a
+series resets, is born or comes back after a gap of more than the lookback need the raw
+samples: those are fetched by a few instant queries, series and intervals batched.
 
 A flow is attributed to every *selected* namespace among its ``source`` and ``destination``
 labels, once per namespace: a flow inside NS (source = destination = NS) counts once for NS,
@@ -20,13 +28,14 @@ which is what GitLab's ``... or on(source,destination,verdict) ...`` query achie
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from cluster_mgmt.errors import UserError
 
@@ -48,7 +57,14 @@ TARGET_POINTS = 720
 MIN_AUTO_STEP_S = 60
 _NICE_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 # Prometheus' default lookback: a series counts as present this long after its last sample.
+# Also how old a sample before the window may be to serve as a series' baseline.
 LOOKBACK_S = 300
+# Marks the auxiliary series of a counter query (baseline, reset flags) in its answer.
+AUX_LABEL = "cluster_mgmt_aux"
+# Refinement queries (raw samples where grid values are not enough): at most this many
+# series each, and about this many series × seconds of samples, so answers stay small.
+REFINE_MAX_SERIES = 100
+REFINE_BUDGET_SERIES_S = 400 * 3600
 
 _DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -73,9 +89,12 @@ class LabelledSeries(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
-    """The steps a range query evaluates: ``start``, ``start + step``, …, ``end``.
+    """The window ``[start, end]`` and the step grid a range query evaluates over it.
 
-    ``end - start`` is always a whole number of steps, so every step interval is complete.
+    The grid ends at ``end`` and goes back whole steps to :attr:`origin` (at or before
+    ``start``): ``origin``, ``origin + step``, …, ``end``. Interval ``i`` (0-based) is
+    ``(max(origin + i * step, start), origin + (i + 1) * step]``; only the first one can be
+    shorter than a step, when the window is not a whole number of steps.
     """
 
     start: int
@@ -84,17 +103,44 @@ class TimeWindow:
 
     @property
     def intervals(self) -> int:
-        """How many step intervals the window has (one fewer than points)."""
-        return (self.end - self.start) // self.step
+        """How many intervals the window has (one fewer than grid points)."""
+        return -(-(self.end - self.start) // self.step)
+
+    @property
+    def origin(self) -> int:
+        """The first grid point: ``end`` minus whole steps, at or before ``start``."""
+        return self.end - self.intervals * self.step
 
     @property
     def seconds(self) -> int:
         """The window's length in seconds."""
         return self.end - self.start
 
+    @property
+    def lookback(self) -> int:
+        """How far back a grid point looks for its sample: a step, and at least 5 minutes.
+
+        At least a step, so that every raw sample is seen at the end of its interval; at
+        least Prometheus' lookback, so that a series scraped less often than the step still
+        shows at every grid point rather than as a run of gaps.
+        """
+        return max(self.step, LOOKBACK_S)
+
     def step_times(self) -> list[int]:
-        """The end of every step interval: ``start + step`` … ``end``."""
-        return [self.start + (i + 1) * self.step for i in range(self.intervals)]
+        """The end of every interval: ``origin + step`` … ``end``."""
+        return [self.end - (self.intervals - 1 - i) * self.step for i in range(self.intervals)]
+
+    def interval_seconds(self) -> list[int]:
+        """The length of every interval (the first can be shorter than a step)."""
+        lengths = [self.step] * self.intervals
+        lengths[0] = self.origin + self.step - self.start
+        return lengths
+
+    def interval_of(self, timestamp: float) -> int | None:
+        """The index of the interval holding ``timestamp``; ``None`` outside ``(start, end]``."""
+        if not self.start < timestamp <= self.end:
+            return None
+        return max(0, math.ceil((timestamp - self.origin) / self.step) - 1)
 
 
 def parse_duration(text: str) -> int:
@@ -171,12 +217,13 @@ def plan_window(
     end: int | None = None,
     step_s: int | None = None,
 ) -> TimeWindow:
-    """Turn the ``--since/--start/--end/--step`` options into a whole-step window.
+    """Turn the ``--since/--start/--end/--step`` options into a window and its step.
 
-    With ``--start``, the window starts there and ends at the last whole step before
-    ``--end`` (or now). Otherwise it ends at ``--end``, or at now rounded down to the step
-    (repeated runs agree and the last interval is complete), and reaches back ``--since``
-    (default 24h) in whole steps.
+    ``--start`` and ``--end`` are kept as given; if the window is not a whole number of
+    steps, its first interval is shorter. ``--start`` without ``--end`` ends at the last
+    whole step before now. Without ``--start``, the window ends at ``--end``, or at now
+    rounded down to the step (repeated runs agree and the last interval is complete), and
+    reaches back ``--since`` (default 24h).
 
     Raises:
         UserError: conflicting options, an empty window, or too many points.
@@ -188,19 +235,21 @@ def plan_window(
     if span <= 0:
         raise UserError("the time range is empty: --start must be before --end")
     step = step_s if step_s is not None else auto_step(span)
-    intervals = span // step
-    if intervals < 1:
+    if step > span:
         raise UserError(f"--step {step}s is longer than the time range ({span}s)")
+    intervals = -(-span // step)
     if intervals + 1 > MAX_POINTS:
         raise UserError(
             f"{intervals + 1} points per series is more than Prometheus allows ({MAX_POINTS})",
             hint=f"use a larger --step (at least {math.ceil(span / (MAX_POINTS - 1))}s)",
         )
     if start is not None:
-        return TimeWindow(start=start, end=start + intervals * step, step=step)
+        if end is None:  # up to now: whole steps, the last one complete
+            return TimeWindow(start=start, end=start + span // step * step, step=step)
+        return TimeWindow(start=start, end=end, step=step)
     if end is None:
         until -= until % step
-    return TimeWindow(start=until - intervals * step, end=until, step=step)
+    return TimeWindow(start=until - span, end=until, step=step)
 
 
 # --- PromQL -------------------------------------------------------------------------------
@@ -220,29 +269,55 @@ def check_namespaces(namespaces: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _selector(metric: str, matchers: Sequence[str], namespaces: Sequence[str]) -> str:
-    """``metric{…}`` for all namespaces, or the union of its source- and destination-side."""
+def _selectors(metric: str, matchers: Sequence[str], namespaces: Sequence[str]) -> tuple[str, ...]:
+    """``metric{…}`` for all namespaces, or its destination- and source-side selectors."""
     if not namespaces:
-        return f"{metric}{{{','.join(matchers)}}}" if matchers else metric
+        return (f"{metric}{{{','.join(matchers)}}}" if matchers else metric,)
     # Names are validated DNS labels: no regex metacharacters to escape. PromQL anchors =~.
     alternatives = "|".join(namespaces)
     sides = []
     for side in ("destination", "source"):
         side_matchers = ",".join([*matchers, f'{side}=~"{alternatives}"'])
         sides.append(f"{metric}{{{side_matchers}}}")
-    # `or` keeps each raw series once even when it matches both sides.
-    return " or ".join(sides)
+    return tuple(sides)
 
 
-def flows_query(namespaces: Sequence[str] = ()) -> str:
-    """The range query for forwarded and dropped flow counters (all namespaces when empty)."""
+def flows_selectors(namespaces: Sequence[str] = ()) -> tuple[str, ...]:
+    """Selectors of the forwarded and dropped flow counters (all namespaces when empty)."""
     verdicts = "|".join(VERDICTS)
-    return _selector(FLOWS_METRIC, [f'verdict=~"{verdicts}"'], namespaces)
+    return _selectors(FLOWS_METRIC, [f'verdict=~"{verdicts}"'], namespaces)
 
 
-def drops_query(namespaces: Sequence[str] = ()) -> str:
-    """The range query for drop counters by reason (all namespaces when empty)."""
-    return _selector(DROPS_METRIC, [], namespaces)
+def drops_selectors(namespaces: Sequence[str] = ()) -> tuple[str, ...]:
+    """Selectors of the drop counters by reason (all namespaces when empty)."""
+    return _selectors(DROPS_METRIC, [], namespaces)
+
+
+def counter_query(selectors: Sequence[str], window: TimeWindow) -> str:
+    """The one range query of a measure, evaluated on the window's grid.
+
+    Per raw series (``or`` keeps a series matching several selectors once):
+
+    - ``last_over_time(sel[lookback])``: the last sample at or before each grid point;
+    - ``{cluster_mgmt_aux="base"}`` at the first grid point only: the baseline, the last
+      sample in the 5 minutes up to ``start`` (``@`` evaluates it once);
+    - ``{cluster_mgmt_aux="reset"}`` at the grid points whose range — the interval and the
+      lookback before it, so the sample preceding the interval too — holds a reset.
+      Sparse: resets are rare, so the answer stays about the size of the values alone.
+    """
+    reset_range = window.step + window.lookback
+    parts = [
+        f'label_replace(resets({sel}[{reset_range}s]) > 0, "{AUX_LABEL}", "reset", "", "")'
+        for sel in selectors
+    ]
+    parts += [
+        f"label_replace(last_over_time({sel}[{LOOKBACK_S}s] @ {window.start}) "
+        f'and on() vector(time()) <= {window.origin}, "{AUX_LABEL}", "base", "", "")'
+        for sel in selectors
+    ]
+    # The large operand last: each `or` hashes both sides at every step.
+    parts += [f"last_over_time({sel}[{window.lookback}s])" for sel in selectors]
+    return " or ".join(parts)
 
 
 def presence_query(metric: str, window: TimeWindow) -> str:
@@ -302,49 +377,281 @@ def drop_metric_state(series: Iterable[LabelledSeries], *, presence: bool = Fals
 
 
 @dataclass(frozen=True, slots=True)
+class Counter:
+    """One raw counter series, as its measure's range query (:func:`counter_query`) saw it.
+
+    Attributes:
+        labels: the series' labels, without ``__name__``.
+        values: the last sample at or before each grid point (index ``k`` is
+            ``origin + k * step``); ``None`` where there was none within the lookback.
+        base: the baseline: the last sample in the 5 minutes up to ``start``, if any.
+        resets: the intervals whose grid range holds a reset.
+        refined: raw samples in ``(interval start, interval end]``, for the intervals that
+            need them (:func:`refine_intervals`), filled by :func:`apply_refinements`.
+    """
+
+    labels: Mapping[str, str]
+    values: Sequence[float | None]
+    base: float | None
+    resets: frozenset[int]
+    refined: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+
+
+def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in _NOT_IDENTITY))
+
+
+_NOT_IDENTITY = frozenset({"__name__", AUX_LABEL})
+
+
+def read_counters(series: Iterable[LabelledSeries], window: TimeWindow) -> list[Counter]:
+    """Group the answer of a :func:`counter_query` into one :class:`Counter` per raw series.
+
+    Points off the grid or outside it are ignored; so are NaN and infinities.
+    """
+    origin, step, points_wanted = window.origin, window.step, window.intervals + 1
+    entries: dict[tuple[tuple[str, str], ...], list[Any]] = {}
+    for item in series:
+        labels = item.labels
+        key = _key(labels)
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = [dict(key), None, None, set()]
+        aux = labels.get(AUX_LABEL)
+        points = item.points
+        if aux == "base":
+            entry[2] = next((v for _, v in points if not v - v), None)  # v - v: NaN, ±inf
+        elif aux == "reset":
+            entry[3].update(round((t - origin) / step) - 1 for t, _ in points if t > origin)
+        elif aux is None:
+            values = [value for _, value in points]
+            if (
+                len(points) == points_wanted
+                and points[0][0] == origin
+                and not any(value - value for value in values)
+            ):
+                # The common case: a value at every grid point, in order.
+                entry[1] = values
+                continue
+            grid: list[float | None] = [None] * points_wanted
+            for timestamp, value in points:
+                index, off_grid = divmod(timestamp - origin, step)
+                if not off_grid and 0 <= index < points_wanted and not value - value:
+                    grid[int(index)] = value
+            entry[1] = grid
+    return [
+        Counter(
+            labels=labels,
+            values=values if values is not None else [None] * points_wanted,
+            base=base,
+            resets=frozenset(resets),
+        )
+        for labels, values, base, resets in entries.values()
+    ]
+
+
+def refine_intervals(counter: Counter, window: TimeWindow) -> list[int]:
+    """The intervals of ``counter`` whose increase the grid values cannot give exactly.
+
+    The increase over an interval is the difference of the grid values at its ends when
+    the sample before the interval is known and was seen at the previous grid point (so it
+    lies within the reset flag's range), and no reset is flagged. Otherwise — the series has
+    no baseline yet (born in the window), comes back after a gap longer than the lookback,
+    or resets — the interval's raw samples are needed.
+    """
+    values, resets = counter.values, counter.resets
+    known = counter.base is not None
+    if known and not resets and None not in values:
+        return []
+    needed: list[int] = []
+    previous_seen = known
+    # Before this, a grid value may be a sample from before the window (not a baseline),
+    # so refining an interval may not find the series' first sample yet.
+    settled = window.start + window.lookback
+    for i in range(window.intervals):
+        if values[i + 1] is None:
+            previous_seen = False
+            continue
+        if not known or not previous_seen or i in resets:
+            needed.append(i)
+            known = known or window.origin + (i + 1) * window.step >= settled
+        previous_seen = True
+    return needed
+
+
+@dataclass(frozen=True, slots=True)
 class CounterIncrease:
     """What one counter series added over a window.
 
     Attributes:
         total: the increase over the whole window, resets and gaps accounted for.
-        per_interval: the increase within each step interval (index ``i`` ends at
-            ``start + (i + 1) * step``); ``None`` where a sample is missing at either end.
+        per_interval: the increase within each interval (see :class:`TimeWindow`);
+            ``None`` where the series had no sample, and where it came back after a gap
+            (the increase across the gap is in ``total`` only).
     """
 
     total: float
     per_interval: tuple[float | None, ...]
 
 
-def counter_increase(points: Sequence[tuple[float, float]], window: TimeWindow) -> CounterIncrease:
-    """The increase of one counter series sampled at the window's steps.
-
-    Points off the step grid or outside the window are ignored; so are NaN and infinities.
-    """
-    start, step, last = window.start, window.step, window.intervals
-    if len(points) == last + 1 and points[0][0] == start and points[-1][0] == window.end:
-        # Fast path, the common case: a sample at every step (Prometheus returns them in
-        # order, one per step), so consecutive samples are consecutive steps.
-        values = [value for _, value in points]
-        if not any(value - value for value in values):  # all finite
-            steps = [b - a if b >= a else b for a, b in zip(values, values[1:], strict=False)]
-            return CounterIncrease(total=sum(steps), per_interval=tuple(steps))
-    per_interval: list[float | None] = [None] * last
+def counter_increase(counter: Counter, window: TimeWindow) -> CounterIncrease:
+    """The increase of one counter series over the window (see the module docstring)."""
+    values, previous = counter.values, counter.base
+    if previous is not None and not counter.resets and None not in values:
+        # Fast path, the common case: differences of consecutive grid values.
+        grid = cast("list[float]", [previous, *values[1:]])
+        steps = [b - a if b >= a else b for a, b in zip(grid, grid[1:], strict=False)]
+        return CounterIncrease(total=sum(steps), per_interval=tuple(steps))
+    refined = counter.refined
+    per_interval: list[float | None] = [None] * window.intervals
     total = 0.0
-    prev_index = -1
-    prev_value = 0.0
-    # A hot loop (series × steps): plain arithmetic, no calls.
-    for timestamp, value in points:
-        index, off_grid = divmod(timestamp - start, step)
-        # value - value is NaN for NaN and ±inf: a sample that is not a number is missing.
-        if off_grid or index < 0 or index > last or index <= prev_index or value - value:
+    previous_seen = previous is not None
+    for i in range(window.intervals):
+        value = values[i + 1]
+        if value is None:
+            previous_seen = False
             continue
-        if prev_index >= 0:
-            increase = value - prev_value if value >= prev_value else value  # reset: from zero
-            total += increase
-            if index == prev_index + 1:
-                per_interval[int(index) - 1] = increase
-        prev_index, prev_value = int(index), value
+        # Back after a gap: the increase across it counts in the total, but has no place in
+        # the rate series (it happened somewhere in the gap).
+        back = previous is not None and not previous_seen
+        previous_seen = True
+        samples = refined.get(i)
+        if samples is not None:
+            increase = 0.0
+            seen = previous is not None
+            for _, sample in samples:
+                if previous is not None:
+                    increase += sample - previous if sample >= previous else sample
+                previous = sample
+            if not seen and not samples:
+                continue  # only a sample from before the window: not a baseline
+        elif previous is None:
+            # Not refined (cannot happen for a plan from refine_intervals): a baseline.
+            previous, per_interval[i] = value, 0.0
+            continue
+        else:
+            increase = value - previous if value >= previous else value  # reset: from zero
+            previous = value
+        total += increase
+        per_interval[i] = None if back else increase
     return CounterIncrease(total=total, per_interval=tuple(per_interval))
+
+
+@dataclass(frozen=True, slots=True)
+class RefineQuery:
+    """An instant query for raw samples: ``selector[range]`` evaluated at :attr:`at`.
+
+    Attributes:
+        expr: the PromQL range-vector selector.
+        at: the evaluation time: the end of the last interval it covers.
+        members: which counters (by index) need which of its intervals.
+    """
+
+    expr: str
+    at: int
+    members: tuple[tuple[int, tuple[int, ...]], ...]
+
+
+def refine_queries(
+    metric: str,
+    counters: Sequence[Counter],
+    window: TimeWindow,
+    namespaces: Sequence[str] = (),
+) -> list[RefineQuery]:
+    """The instant queries fetching the raw samples the counters of one measure need.
+
+    Only counters that count for a selected namespace (and, for flows, a counted verdict)
+    are refined. Intervals next to each other, for whichever series, share a query; nearby
+    runs are merged while the query stays small (:data:`REFINE_BUDGET_SERIES_S`,
+    :data:`REFINE_MAX_SERIES`). Each query selects its series by their labels.
+    """
+    selected = frozenset(namespaces) if namespaces else None
+    needs: dict[int, list[int]] = {}
+    for index, counter in enumerate(counters):
+        if not _namespaces_of(counter.labels, selected):
+            continue
+        if metric == FLOWS_METRIC and counter.labels.get("verdict") not in VERDICTS:
+            continue
+        intervals = refine_intervals(counter, window)
+        if intervals:
+            needs[index] = intervals
+    if not needs:
+        return []
+    by_interval: dict[int, set[int]] = {}
+    for index, intervals in needs.items():
+        for i in intervals:
+            by_interval.setdefault(i, set()).add(index)
+    # Runs of consecutive intervals, then runs merged into groups under the budget.
+    groups: list[tuple[int, int, set[int]]] = []
+    for i in sorted(by_interval):
+        series = by_interval[i]
+        if groups:
+            first, last, group = groups[-1]
+            union = group | series
+            seconds = window.step * (i - first + 1)
+            if i == last + 1 or (
+                len(union) <= REFINE_MAX_SERIES and len(union) * seconds <= REFINE_BUDGET_SERIES_S
+            ):
+                groups[-1] = (first, i, union)
+                continue
+        groups.append((i, i, set(series)))
+    queries = []
+    times = window.step_times()
+    for first, last, group in groups:
+        low = window.start if first == 0 else times[first - 1]
+        ordered = sorted(group)
+        for chunk_start in range(0, len(ordered), REFINE_MAX_SERIES):
+            chunk = ordered[chunk_start : chunk_start + REFINE_MAX_SERIES]
+            selector = _exact_selector(metric, [counters[index].labels for index in chunk])
+            members = tuple(
+                (index, tuple(i for i in needs[index] if first <= i <= last)) for index in chunk
+            )
+            queries.append(
+                RefineQuery(
+                    expr=f"{selector}[{times[last] - low}s]", at=times[last], members=members
+                )
+            )
+    return queries
+
+
+def apply_refinements(
+    counters: Sequence[Counter],
+    window: TimeWindow,
+    queries: Sequence[RefineQuery],
+    answers: Sequence[Iterable[LabelledSeries]],
+) -> None:
+    """Give each counter the raw samples of its intervals from the queries' answers."""
+    for query, answer in zip(queries, answers, strict=True):
+        found = {_key(series.labels): series.points for series in answer}
+        for index, intervals in query.members:
+            counter = counters[index]
+            buckets: dict[int, list[tuple[float, float]]] = {i: [] for i in intervals}
+            for timestamp, value in found.get(_key(counter.labels), ()):
+                bucket = buckets.get(window.interval_of(timestamp))  # type: ignore[arg-type]
+                if bucket is not None and not value - value:
+                    bucket.append((timestamp, value))
+            counter.refined.update(buckets)
+
+
+def _exact_selector(metric: str, label_sets: Sequence[Mapping[str, str]]) -> str:
+    """A selector matching at least the series with these label sets (and few others)."""
+    matchers = []
+    for name in sorted({name for labels in label_sets for name in labels}):
+        values = sorted({labels.get(name, "") for labels in label_sets})
+        if len(values) == 1:
+            matchers.append(f"{name}={_promql_string(values[0])}")
+        else:
+            pattern = "|".join(_RE2_SPECIAL.sub(r"\\\g<0>", value) for value in values)
+            matchers.append(f"{name}=~{_promql_string(pattern)}")
+    return f"{metric}{{{','.join(matchers)}}}"
+
+
+_RE2_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
+
+
+def _promql_string(text: str) -> str:
+    # PromQL strings take Go's escapes, a superset of what JSON writes.
+    return json.dumps(text)
 
 
 class _Accumulator:
@@ -380,7 +687,7 @@ def _namespaces_of(labels: Mapping[str, str], selected: frozenset[str] | None) -
 
 @dataclass(frozen=True, slots=True)
 class RatePoint:
-    """Average rates over the step interval ending at ``t`` (``None``: no samples)."""
+    """Average rates over the interval ending at ``t`` (``None``: no samples)."""
 
     t: int
     forwarded_per_s: float | None
@@ -441,35 +748,38 @@ class Summary:
 
 def summarize(
     window: TimeWindow,
-    flow_series: Iterable[LabelledSeries],
-    drop_series: Iterable[LabelledSeries] | None,
+    flow_counters: Iterable[Counter],
+    drop_counters: Iterable[Counter] | None,
     namespaces: Sequence[str] = (),
 ) -> Summary:
-    """Statistics from the raw results of :func:`flows_query` and :func:`drops_query`.
+    """Statistics from the counters of the flows and drops measures.
 
     Args:
         window: the window both queries were evaluated over.
-        flow_series: ``hubble_flows_processed_total`` series.
-        drop_series: ``hubble_drop_total`` series, or ``None`` when that metric is absent.
+        flow_counters: ``hubble_flows_processed_total`` series (:func:`read_counters`),
+            refined where needed (:func:`apply_refinements`).
+        drop_counters: ``hubble_drop_total`` series, or ``None`` when that metric is absent.
         namespaces: the selected namespaces, reported in this order even without flows;
             empty for every namespace that appears in the flow series, sorted.
     """
     selected = frozenset(namespaces) if namespaces else None
     flows: dict[tuple[str, str], _Accumulator] = {}
     whole = {verdict: _Accumulator(window.intervals) for verdict in VERDICTS}
-    for series in flow_series:
-        verdict = series.labels.get("verdict", "")
-        targets = _namespaces_of(series.labels, selected)
+    for counter in flow_counters:
+        verdict = counter.labels.get("verdict", "")
+        targets = _namespaces_of(counter.labels, selected)
         if verdict not in VERDICTS or not targets:
             continue
-        increase = counter_increase(series.points, window)
+        increase = counter_increase(counter, window)
+        if not increase.total and all(v is None for v in increase.per_interval):
+            continue  # only seen through the lookback, before the window: not in it
         whole[verdict].add(increase)
         for namespace in targets:
             key = (namespace, verdict)
             if key not in flows:
                 flows[key] = _Accumulator(window.intervals)
             flows[key].add(increase)
-    reasons = _drop_reasons(window, drop_series, selected)
+    reasons = _drop_reasons(window, drop_counters, selected)
     names = list(namespaces) if namespaces else sorted({namespace for namespace, _ in flows})
     empty = _Accumulator(window.intervals)
     rows = tuple(
@@ -489,21 +799,21 @@ def summarize(
 
 def _drop_reasons(
     window: TimeWindow,
-    drop_series: Iterable[LabelledSeries] | None,
+    drop_counters: Iterable[Counter] | None,
     selected: frozenset[str] | None,
 ) -> dict[str, dict[str, float]] | None:
-    if drop_series is None:
+    if drop_counters is None:
         return None
     by_namespace: dict[str, dict[str, float]] = {}
     labelled = seen_any = False
-    for series in drop_series:
+    for counter in drop_counters:
         seen_any = True
-        targets = _namespaces_of(series.labels, selected)
+        targets = _namespaces_of(counter.labels, selected)
         if not targets:
             continue
         labelled = True
-        reason = series.labels.get("reason") or "UNKNOWN"
-        total = counter_increase(series.points, window).total
+        reason = counter.labels.get("reason") or "UNKNOWN"
+        total = counter_increase(counter, window).total
         for namespace in targets:
             counts = by_namespace.setdefault(namespace, {})
             counts[reason] = counts.get(reason, 0.0) + total
@@ -526,7 +836,6 @@ def _flow_stats(
     dropped: _Accumulator,
     drop_reasons: Mapping[str, float] | None,
 ) -> FlowStats:
-    step = window.step
     fwd_known, drp_known = any(forwarded.known), any(dropped.known)
     # A namespace with series of one verdict only had zero flows of the other.
     fwd = forwarded.per_interval if fwd_known or not drp_known else dropped.per_interval
@@ -534,10 +843,12 @@ def _flow_stats(
     series = tuple(
         RatePoint(
             t=t,
-            forwarded_per_s=None if f is None else (f / step if fwd_known else 0.0),
-            dropped_per_s=None if d is None else (d / step if drp_known else 0.0),
+            forwarded_per_s=None if f is None else (f / seconds if fwd_known else 0.0),
+            dropped_per_s=None if d is None else (d / seconds if drp_known else 0.0),
         )
-        for t, f, d in zip(window.step_times(), fwd, drp, strict=True)
+        for t, seconds, f, d in zip(
+            window.step_times(), window.interval_seconds(), fwd, drp, strict=True
+        )
     )
     return FlowStats(
         namespace=namespace,

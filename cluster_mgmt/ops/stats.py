@@ -1,8 +1,9 @@
 """The ``stats`` use case: query Hubble metrics, summarize, chart and report.
 
 Queries per run: one range query for flows and one for drop reasons, whatever the number of
-namespaces; an instant query is added only when a range query comes back empty, to tell
-"no such metric" from "no traffic".
+namespaces. Instant queries are added only when needed: when a range query comes back empty,
+to tell "no such metric" from "no traffic"; and to fetch raw samples where a series resets,
+is born or comes back after a gap in the window, so that totals stay exact.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 FORWARDED_COLOR = "#2e7d32"
 DROPPED_COLOR = "#c62828"
+# Queries in flight at once: the two range queries, then the refinement queries.
+REFINE_WORKERS = 4
 _SERVICE_RE = re.compile(r"(?P<ns>[a-z0-9-]+)/(?P<name>[a-z0-9-]+):(?P<port>[A-Za-z0-9-]+)")
 
 
@@ -130,24 +133,46 @@ def collect(
             (:data:`~cluster_mgmt.core.stats.MISSING_METRICS_MESSAGE`).
     """
     selected = core.check_namespaces(namespaces)
-    span = (window.start, window.end, window.step)
-    # The two measures are independent: ask for both at once (Prometheus answers in parallel).
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="prometheus") as pool:
-        flows_future = pool.submit(client.query_range, core.flows_query(selected), *span)
-        drops_future = pool.submit(client.query_range, core.drops_query(selected), *span)
-        flows, drop_result = flows_future.result(), drops_future.result()
-    if not flows and not client.query(core.presence_query(core.FLOWS_METRIC, window), window.end):
-        raise ClusterError(
-            core.MISSING_METRICS_MESSAGE,
-            hint=f"no {core.FLOWS_METRIC} samples between {core.format_time(window.start)} and "
-            f"{core.format_time(window.end)} in Prometheus ({client.description})",
+    span = (window.origin, window.end, window.step)
+    flows_query = core.counter_query(core.flows_selectors(selected), window)
+    drops_query = core.counter_query(core.drops_selectors(selected), window)
+    # The measures are independent: ask for both at once (Prometheus answers in parallel).
+    with ThreadPoolExecutor(max_workers=REFINE_WORKERS, thread_name_prefix="prometheus") as pool:
+        flows_future = pool.submit(client.query_range, flows_query, *span)
+        drops_future = pool.submit(client.query_range, drops_query, *span)
+        flow_result, drop_result = flows_future.result(), drops_future.result()
+        if not flow_result and not client.query(
+            core.presence_query(core.FLOWS_METRIC, window), window.end
+        ):
+            raise ClusterError(
+                core.MISSING_METRICS_MESSAGE,
+                hint=f"no {core.FLOWS_METRIC} samples between {core.format_time(window.start)} "
+                f"and {core.format_time(window.end)} in Prometheus ({client.description})",
+            )
+        state = core.drop_metric_state(drop_result)
+        if state is core.DropMetric.ABSENT and selected:
+            # Filtered by namespace, an empty answer may just mean no drops there.
+            presence = client.query(core.drops_presence_query(window), window.end)
+            state = core.drop_metric_state(presence, presence=True)
+        flows = core.read_counters(flow_result, window)
+        drops = (
+            core.read_counters(drop_result, window) if state is core.DropMetric.LABELLED else None
         )
-    state = core.drop_metric_state(drop_result)
-    if state is core.DropMetric.ABSENT and selected:
-        # Filtered by namespace, an empty answer may just mean no drops there.
-        presence = client.query(core.drops_presence_query(window), window.end)
-        state = core.drop_metric_state(presence, presence=True)
-    drops = drop_result if state is core.DropMetric.LABELLED else None
+        # Raw samples only where the grid values cannot give an exact count (resets, series
+        # born or back from a gap in the window): a few instant queries, usually none.
+        refinements = [
+            (counters, core.refine_queries(metric, counters, window, selected))
+            for metric, counters in ((core.FLOWS_METRIC, flows), (core.DROPS_METRIC, drops or []))
+        ]
+        answers = {
+            query: pool.submit(client.raw_samples, query.expr, query.at)
+            for _, queries in refinements
+            for query in queries
+        }
+        for counters, queries in refinements:
+            core.apply_refinements(
+                counters, window, queries, [answers[query].result() for query in queries]
+            )
     summary = core.summarize(window, flows, drops, selected)
     notes = [core.DROP_METRIC_NOTES[state]] if state in core.DROP_METRIC_NOTES else []
     silent = [s.namespace for s in summary.namespaces if _silent(s)]

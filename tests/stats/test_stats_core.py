@@ -21,9 +21,10 @@ class S:
 W = core.TimeWindow(start=1000, end=1600, step=60)  # ten intervals
 
 
-def flow(src: str, dst: str, verdict: str, values: list[float | None]) -> S:
-    pts = [(W.start + 60 * i, v) for i, v in enumerate(values) if v is not None]
-    return S({"source": src, "destination": dst, "verdict": verdict}, pts)
+def flow(src: str, dst: str, verdict: str, values: list[float | None]) -> core.Counter:
+    """A counter with these values at W's grid points, its first value as the baseline."""
+    labels = {"source": src, "destination": dst, "verdict": verdict}
+    return core.Counter(labels, values, values[0], frozenset())
 
 
 # --- parsing and windows ------------------------------------------------------------------
@@ -80,11 +81,16 @@ def test_window_default_is_24h_with_auto_step() -> None:
     assert window.seconds == 86_400 and window.step == 120 and window.intervals == 720
 
 
-def test_window_explicit_start_is_kept_and_end_trimmed_to_whole_steps() -> None:
+def test_window_explicit_start_and_end_are_kept_the_first_interval_may_be_partial() -> None:
     window = core.plan_window(now=0, start=1000, end=1650, step_s=60)
-    assert (window.start, window.end) == (1000, 1600)
+    assert (window.start, window.end, window.origin, window.intervals) == (1000, 1650, 990, 11)
+    assert window.interval_seconds() == [50] + [60] * 10
+    assert window.step_times()[:2] == [1050, 1110] and window.step_times()[-1] == 1650
+    # Up to now: whole steps, the last one complete.
     assert core.plan_window(now=5000, start=1000, step_s=60).end == 4960
     assert core.plan_window(now=0, since_s=600, end=1650, step_s=60).start == 1050
+    since = core.plan_window(now=0, since_s=630, end=1650, step_s=60)
+    assert (since.start, since.origin, since.interval_seconds()[0]) == (1020, 990, 30)
 
 
 @pytest.mark.parametrize(
@@ -113,18 +119,32 @@ def test_auto_step(span: int, step: int) -> None:
 
 
 def test_queries_all_namespaces_are_one_selector_per_measure() -> None:
-    assert core.flows_query() == 'hubble_flows_processed_total{verdict=~"FORWARDED|DROPPED"}'
-    assert core.drops_query() == "hubble_drop_total"
+    assert core.flows_selectors() == ('hubble_flows_processed_total{verdict=~"FORWARDED|DROPPED"}',)
+    assert core.drops_selectors() == ("hubble_drop_total",)
 
 
 def test_queries_for_namespaces_match_either_side_once() -> None:
-    assert core.flows_query(["shop", "payments"]) == (
-        'hubble_flows_processed_total{verdict=~"FORWARDED|DROPPED",destination=~"shop|payments"}'
-        ' or hubble_flows_processed_total{verdict=~"FORWARDED|DROPPED",source=~"shop|payments"}'
+    assert core.flows_selectors(["shop", "payments"]) == (
+        'hubble_flows_processed_total{verdict=~"FORWARDED|DROPPED",destination=~"shop|payments"}',
+        'hubble_flows_processed_total{verdict=~"FORWARDED|DROPPED",source=~"shop|payments"}',
     )
-    assert core.drops_query(["shop"]) == (
-        'hubble_drop_total{destination=~"shop"} or hubble_drop_total{source=~"shop"}'
+    assert core.drops_selectors(["shop"]) == (
+        'hubble_drop_total{destination=~"shop"}',
+        'hubble_drop_total{source=~"shop"}',
     )
+
+
+def test_counter_query_values_baseline_and_reset_flags() -> None:
+    window = core.TimeWindow(start=1000, end=8200, step=3600)  # origin 1000: whole steps
+    assert core.counter_query(['m{a="b"}'], window) == (
+        'label_replace(resets(m{a="b"}[7200s]) > 0, "cluster_mgmt_aux", "reset", "", "")'
+        ' or label_replace(last_over_time(m{a="b"}[300s] @ 1000) and on() vector(time()) <= '
+        '1000, "cluster_mgmt_aux", "base", "", "")'
+        ' or last_over_time(m{a="b"}[3600s])'
+    )
+    # Sides are or-ed term by term: a series matching both sides is kept once.
+    query = core.counter_query(core.flows_selectors(["shop"]), W)
+    assert query.count(" or ") == 5 and query.endswith('source=~"shop"}[300s])')
 
 
 def test_namespace_names_are_validated_and_deduplicated() -> None:
@@ -158,31 +178,57 @@ def test_drop_metric_states() -> None:
 # --- counter arithmetic -------------------------------------------------------------------
 
 
-def test_counter_increase_reset_gap_and_bad_points() -> None:
-    points = [
-        (1000, 100),
-        (1060, 110),
-        (1120, 130),
-        (1180, 5),
-        (1240, 15),
-        (1270, 999),  # off the step grid: ignored
-        (1300, float("nan")),  # not a number: a missing sample
-        (1420, 45),
-        (1480, 50),
-        (1540, 60),
-        (1600, 70),
-        (1660, 1),
-    ]  # last: after end
-    result = core.counter_increase(points, W)
-    # +10 +20, reset → +5, +10, gap (1300, 1360 missing) → +30, +5 +10 +10
-    assert result.total == 100
-    assert result.per_interval == (10, 20, 5, 10, None, None, None, 5, 10, 10)
+def test_read_counters_groups_values_baseline_and_reset_flags() -> None:
+    labels = {"source": "a", "destination": "b", "verdict": "FORWARDED"}
+    answer = [
+        S({**labels, core.AUX_LABEL: "reset"}, [(1180, 1), (1240, 1)]),
+        S(labels, [(1000 + 60 * k, float(k)) for k in range(11) if k != 5]),
+        S({**labels, core.AUX_LABEL: "base"}, [(1000, 0.5)]),
+        S({**labels, "verdict": "DROPPED"}, [(1000 + 60 * k, 7.0) for k in range(11)]),
+        S({**labels, "verdict": "AUDIT"}, [(1030, 1.0), (1060, float("nan")), (1120, 2.0)]),
+    ]
+    forwarded, dropped, audit = core.read_counters(answer, W)
+    assert forwarded.labels == labels
+    assert forwarded.values == [0, 1, 2, 3, 4, None, 6, 7, 8, 9, 10]
+    assert (forwarded.base, forwarded.resets) == (0.5, frozenset({2, 3}))
+    assert dropped.values == [7.0] * 11 and dropped.base is None
+    # Off the grid or not a number: no value.
+    assert audit.values == [None, None, 2.0] + [None] * 8
 
 
-def test_counter_series_born_late_counts_from_its_first_sample() -> None:
-    result = core.counter_increase([(1300, 40), (1360, 41)], W)
-    assert result.total == 1
-    assert result.per_interval[:6] == (None, None, None, None, None, 1)
+def test_counter_increase_fast_path_gap_and_refined_reset() -> None:
+    plain = core.Counter({}, [5, 6, 8, 8, 9, 10, 10, 10, 12, 13, 20], 5, frozenset())
+    assert core.counter_increase(plain, W) == core.CounterIncrease(
+        15, (1, 2, 0, 1, 1, 0, 0, 2, 1, 7)
+    )
+    # A reset in interval 1 (flagged there and in the next), a gap over 4-5, back in 6.
+    values: list[float | None] = [100, 110, 20, 25, 30, None, None, 45, 50, 55, 60]
+    counter = core.Counter({}, values, 100, frozenset({1, 2}))
+    assert core.refine_intervals(counter, W) == [1, 2, 6]
+    # Raw samples every 30 s: 110 → 130, restart → 20; then 22, 25; after the gap 40, 45.
+    counter.refined.update(
+        {1: [(1090, 130), (1120, 20)], 2: [(1150, 22), (1180, 25)], 6: [(1390, 40), (1420, 45)]}
+    )
+    result = core.counter_increase(counter, W)
+    # +10; +20 and 20 after the reset; +5; +5; gap; 30 → 45 in the total only; +5 +5 +5
+    assert result.per_interval == (10, 40, 5, 5, None, None, None, 5, 5, 5)
+    assert result.total == 10 + 40 + 5 + 5 + 15 + 15
+
+
+def test_counter_born_late_counts_from_its_first_sample() -> None:
+    values: list[float | None] = [None, None, 40, 41, 41, 43, 43, 50, 50, 50, 50]
+    counter = core.Counter({}, values, None, frozenset())
+    # Until a lookback (300 s) into the window, a grid value may be a sample from before it.
+    assert core.refine_intervals(counter, W) == [1, 2, 3, 4]
+    counter.refined.update({1: [(1090, 39), (1120, 40)], 2: [(1180, 41)], 3: [], 4: [(1300, 43)]})
+    result = core.counter_increase(counter, W)
+    assert result.per_interval[:5] == (None, 1, 1, 0, 2)
+    assert result.total == 1 + 1 + 0 + 2 + 0 + 7
+    # Seen only through the lookback, from a sample before the window: not counted.
+    before = core.Counter({}, [None, 7, 7, None] + [None] * 7, None, frozenset())
+    assert core.refine_intervals(before, W) == [0, 1]
+    before.refined.update({0: [], 1: []})
+    assert core.counter_increase(before, W) == core.CounterIncrease(0, (None,) * 10)
 
 
 @given(
@@ -192,33 +238,24 @@ def test_counter_series_born_late_counts_from_its_first_sample() -> None:
         max_size=40,
     ),
     st.integers(min_value=0, max_value=10**9),
+    st.sets(st.integers(min_value=0, max_value=39)),
 )
-def test_counter_total_is_the_exact_sum_of_increments(
-    steps: list[tuple[int, bool]], baseline: int
+def test_counter_fast_path_equals_the_refined_one(
+    steps: list[tuple[int, bool]], baseline: int, flagged: set[int]
 ) -> None:
-    """Sampled at every step, any sequence of increments and restarts is counted exactly."""
+    """Sampled once per interval, grid values and raw samples give the same counts."""
     window = core.TimeWindow(start=0, end=60 * len(steps), step=60)
-    value, points = baseline, [(0.0, float(baseline))]
-    for i, (increment, restart) in enumerate(steps, start=1):
+    value, values = baseline, [float(baseline)]
+    for increment, restart in steps:
         value = increment if restart else value + increment
-        points.append((60.0 * i, float(value)))
-    result = core.counter_increase(points, window)
-    # A restart whose first value is >= the old one cannot be seen; Prometheus has that too.
-    visible = [
-        inc
-        for (inc, restart), (_, prev), (_, now) in zip(steps, points, points[1:], strict=False)
-        if not restart or now < prev
-    ]
-    hidden = [
-        now - prev
-        for (inc, restart), (_, prev), (_, now) in zip(steps, points, points[1:], strict=False)
-        if restart and now >= prev
-    ]
-    assert result.total == sum(visible) + sum(hidden)
-    assert sum(v for v in result.per_interval if v is not None) == result.total
-    # The fast path (a sample at every step) and the general one agree: an extra point off
-    # the step grid sends the same series down the general path, which ignores that point.
-    assert core.counter_increase([*points, (30.0, 1.0)], window) == result
+        values.append(float(value))
+    fast = core.counter_increase(core.Counter({}, values, values[0], frozenset()), window)
+    flags = frozenset(i for i in flagged if i < len(steps))
+    slow = core.Counter({}, values, values[0], flags)
+    slow.refined.update({i: [(60.0 * (i + 1), values[i + 1])] for i in flags})
+    assert core.counter_increase(slow, window) == fast
+    expected = [b - a if b >= a else b for a, b in zip(values, values[1:], strict=False)]
+    assert fast.per_interval == tuple(expected)
 
 
 # --- per-namespace summaries --------------------------------------------------------------
@@ -262,8 +299,9 @@ def test_missing_verdict_is_zero_where_the_other_has_samples() -> None:
 
 
 def test_drop_reasons_sorted_and_unlabelled_metric_is_not_attributed() -> None:
-    def drop(src: str, dst: str, reason: str, total: int) -> S:
-        return S({"source": src, "destination": dst, "reason": reason}, [(1000, 0), (1600, total)])
+    def drop(src: str, dst: str, reason: str, total: int) -> core.Counter:
+        labels = {"source": src, "destination": dst, "reason": reason}
+        return core.Counter(labels, [0.0] * 10 + [total], 0.0, frozenset())
 
     series = [flow("a", "b", "DROPPED", [0] * 10 + [5])]
     drops = [drop("a", "b", "POLICY_DENIED", 3), drop("", "a", "STALE", 4), drop("b", "", "X", 0)]
@@ -271,7 +309,7 @@ def test_drop_reasons_sorted_and_unlabelled_metric_is_not_attributed() -> None:
     assert stats["a"].drop_reasons == {"STALE": 4, "POLICY_DENIED": 3}
     assert list(stats["a"].drop_reasons) == ["STALE", "POLICY_DENIED"]
     assert stats["b"].drop_reasons == {"POLICY_DENIED": 3}
-    unlabelled = [S({"reason": "POLICY_DENIED"}, [(1000, 0), (1600, 3)])]
+    unlabelled = [core.Counter({"reason": "POLICY_DENIED"}, [0.0] * 10 + [3], 0.0, frozenset())]
     assert core.summarize(W, series, unlabelled).namespaces[0].drop_reasons is None
 
 
