@@ -55,7 +55,9 @@ if TYPE_CHECKING:
 @click.option("--start", metavar="TIME", help="Window start: RFC 3339 or unix seconds.")
 @click.option("--end", metavar="TIME", help="Window end: RFC 3339 or unix seconds. [default: now]")
 @click.option(
-    "--step", metavar="DURATION", help="Resolution of the series (default: about 720 points)."
+    "--step",
+    metavar="DURATION",
+    help="Resolution of the series (default: about 720 points). Totals are exact at any step.",
 )
 @click.option(
     "-o",
