@@ -7,6 +7,10 @@ JSON shaping. The per-namespace way (two queries per namespace) is timed for com
 Totals are checked against the generated counts. Needs Debian's `prometheus` package.
 
     python benchmarks/stats_query.py [--namespaces 100] [--days 30] [--runs 5]
+        [--sample-seconds 900] [--step 3600s|auto]
+
+With ``--sample-seconds 15 --days 2 --step auto``: the default step (300 s) over data
+scraped every 15 s, where every restart falls inside a step and needs raw samples.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ STEP_S = 3600
 BLOCK = "54h"
 
 
-def generate(path: Path, namespaces: int, t0: int, samples: int) -> dict[str, tuple[int, int]]:
+def generate(
+    path: Path, namespaces: int, t0: int, samples: int, sample_s: int = SAMPLE_S
+) -> dict[str, tuple[int, int]]:
     """Write the OpenMetrics file; return the expected (forwarded, dropped) per namespace."""
     names = [f"ns-{i:03d}" for i in range(namespaces)]
     expected = {name: [0, 0] for name in names}
@@ -55,7 +61,7 @@ def generate(path: Path, namespaces: int, t0: int, samples: int) -> dict[str, tu
                 if k:
                     value = per_sample if k == reset_at else value + per_sample
                 flows.append(
-                    f"hubble_flows_processed_total{{{labels}}} {value} {t0 + k * SAMPLE_S}"
+                    f"hubble_flows_processed_total{{{labels}}} {value} {t0 + k * sample_s}"
                 )
             counted = per_sample * samples
             column = 0 if verdict == "FORWARDED" else 1
@@ -63,7 +69,7 @@ def generate(path: Path, namespaces: int, t0: int, samples: int) -> dict[str, tu
                 expected[namespace][column] += counted
         labels = f'destination="{name}",source="{peer}",reason="POLICY_DENIED",protocol="TCP"'
         drops.extend(
-            f"hubble_drop_total{{{labels}}} {k * (1 + i % 2)} {t0 + k * SAMPLE_S}"
+            f"hubble_drop_total{{{labels}}} {k * (1 + i % 2)} {t0 + k * sample_s}"
             for k in range(samples + 1)
         )
     with path.open("w") as out:
@@ -89,6 +95,10 @@ def main() -> int:
     parser.add_argument("--namespaces", type=int, default=100)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sample-seconds", type=int, default=SAMPLE_S, help="scrape interval")
+    parser.add_argument(
+        "--step", default=f"{STEP_S}s", help="the range query step, or 'auto' (the default one)"
+    )
     args = parser.parse_args()
     missing = missing_binaries()
     if missing:
@@ -97,12 +107,14 @@ def main() -> int:
 
     end = int(time.time()) // 3600 * 3600 - 3600
     t0 = end - args.days * 86400
-    samples = args.days * 86400 // SAMPLE_S
+    samples = args.days * 86400 // args.sample_seconds
+    step = None if args.step == "auto" else core.parse_duration(args.step)
+    window = core.plan_window(now=time.time(), start=t0, end=end, step_s=step)
     workdir = Path(tempfile.mkdtemp(prefix="stats-bench-"))
     server = PrometheusServer(workdir)
     try:
         began = time.perf_counter()
-        expected = generate(workdir / "data.om", args.namespaces, t0, samples)
+        expected = generate(workdir / "data.om", args.namespaces, t0, samples, args.sample_seconds)
         generated = time.perf_counter()
         # 54 h blocks: what Prometheus compacts 30+ days of data into (2 h × 3ⁿ, at most 10%
         # of the retention). promtool's default 2 h blocks would make queries ~20× slower,
@@ -114,15 +126,15 @@ def main() -> int:
         size = (workdir / "data.om").stat().st_size / 2**20
         series = args.namespaces * 4
         print(
-            f"data: {args.namespaces} namespaces, {series} series, {args.days} days, "
-            f"{series * (samples + 1):,} samples ({size:.0f} MiB OpenMetrics)"
+            f"data: {args.namespaces} namespaces, {series} series, {args.days} days every "
+            f"{args.sample_seconds} s, {series * (samples + 1):,} samples ({size:.0f} MiB "
+            f"OpenMetrics); step {window.step} s"
         )
         print(
             f"setup: generate {generated - began:.1f} s, promtool backfill "
             f"{backfilled - generated:.1f} s, prometheus ready {started - backfilled:.1f} s"
         )
 
-        window = core.TimeWindow(start=t0, end=end, step=STEP_S)
         client = PrometheusClient.from_url(server.url, timeout_s=60)
 
         def all_namespaces() -> tuple[ops.StatsReport, str]:
