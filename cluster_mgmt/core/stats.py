@@ -397,11 +397,11 @@ class Counter:
     refined: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
 
+_NOT_IDENTITY = frozenset({"__name__", AUX_LABEL})
+
+
 def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in labels.items() if k not in _NOT_IDENTITY))
-
-
-_NOT_IDENTITY = frozenset({"__name__", AUX_LABEL})
 
 
 def read_counters(series: Iterable[LabelledSeries], window: TimeWindow) -> list[Counter]:
