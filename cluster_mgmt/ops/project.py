@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import shutil
 import sys
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from cluster_mgmt.adapters import project_fs, yamlio
 from cluster_mgmt.core import render as core_render
@@ -56,8 +60,6 @@ def package_assets() -> core_render.Assets:
 
 def parse_config(document: Any, file: str) -> ProjectConfig:
     """Validate a parsed config document; every error names file:line:col and the field."""
-    from pydantic import ValidationError
-
     if not isinstance(document, dict):
         raise ConfigError(
             "the config must be a mapping with gitlab: and environments:",
@@ -73,11 +75,11 @@ def _config_error(exc: Any, document: Any, file: str) -> ConfigError:
     lines: list[str] = []
     first: Location | None = None
     for err in exc.errors():
-        loc = tuple(part for part in err["loc"] if not _is_union_tag(part))
+        loc = tuple(err["loc"])
         location = yamlio.locate(document, loc, file)
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}" + _did_you_mean(document, loc)
+            message = f"unknown key {loc[-1]!r}" + _did_you_mean(loc)
         elif err["type"] == "missing":
             message = "required field is missing"
         field = ".".join(str(p) for p in loc) or "(top level)"
@@ -90,12 +92,7 @@ def _config_error(exc: Any, document: Any, file: str) -> ConfigError:
     return error
 
 
-def _is_union_tag(part: Any) -> bool:
-    # pydantic inserts the union member's type name (e.g. "str", "bool") into error paths
-    return isinstance(part, str) and part in {"str", "bool", "int", "literal['dns']"}
-
-
-def _did_you_mean(document: Any, loc: tuple[Any, ...]) -> str:
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
     model = _model_at(loc[:-1])
     if model is None:
         return ""
@@ -104,30 +101,30 @@ def _did_you_mean(document: Any, loc: tuple[Any, ...]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _model_at(path: tuple[Any, ...]) -> Any:
-    from pydantic import BaseModel
-
-    model: Any = ProjectConfig
-    for part in path:
-        if model is ProjectConfig and part == "environments":
-            from cluster_mgmt.core.config import Environment
-
-            model = {"__env__": Environment}
-            continue
-        if isinstance(model, dict):
-            model = model["__env__"]
-            continue
-        field = model.model_fields.get(part)
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config model found at an error path (mapping keys such as env names skipped)."""
+    model: type[BaseModel] | None = ProjectConfig
+    parts = iter(path)
+    for part in parts:
+        field = model.model_fields.get(str(part)) if model is not None else None
         if field is None:
             return None
         annotation = field.annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
+        if typing.get_origin(annotation) is dict:
+            next(parts, None)  # the key of a mapping, e.g. an environment name
+        members = typing.get_args(annotation) or (annotation,)
         model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+            (m for m in members if isinstance(m, type) and issubclass(m, BaseModel)), None
         )
-        if model is None:
-            return None
-    return model if not isinstance(model, dict) else None
+    return model
+
+
+def plan_render(
+    project_dir: Path, config: ProjectConfig, *, force: bool = False
+) -> project_fs.RenderPlan:
+    """What rendering ``config`` into ``project_dir`` would write, delete and refuse."""
+    rendered = core_render.render(config, package_assets())
+    return project_fs.plan_render(project_dir, rendered.generated, rendered.seeds, force=force)
 
 
 def load_project(project_dir: Path) -> Project:
@@ -198,8 +195,6 @@ def init_project(target: Path, options: InitOptions) -> list[PurePosixPath]:
         return [PurePosixPath(CONFIG_FILE), *project_fs.apply_plan(target, plan)]
     except BaseException:
         if created:
-            import shutil
-
             shutil.rmtree(target, ignore_errors=True)
         raise
 
@@ -220,8 +215,7 @@ def render_project(project_dir: Path, *, check: bool = False, force: bool = Fals
         env.ingress.controller == "ingress-nginx" for env in project.config.environments.values()
     ):
         warn_ingress_nginx()
-    rendered = core_render.render(project.config, package_assets())
-    plan = project_fs.plan_render(project_dir, rendered.generated, rendered.seeds, force=force)
+    plan = plan_render(project_dir, project.config, force=force)
     if check:
         if plan.stale:
             names = "\n".join(f"  {p}" for p in plan.stale)
@@ -276,8 +270,7 @@ def set_policy_audit_mode(project_dir: Path, audit: bool, env: str | None) -> li
         text = yamlio.dump_roundtrip(project.document)
         # Render first against the new config so an edited generated file stops us early.
         config = parse_config(yamlio.load_text(text, str(path)), str(path))
-        rendered = core_render.render(config, package_assets())
-        plan = project_fs.plan_render(project_dir, rendered.generated, rendered.seeds)
+        plan = plan_render(project_dir, config)
         if plan.edited:
             raise project_fs.edited_error(plan.edited)
         project_fs.write_atomic(path, text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cluster_mgmt.adapters import project_fs, yamlio
+from cluster_mgmt.adapters import yamlio
 from cluster_mgmt.adapters.helm import Helmfile
 from cluster_mgmt.core import render as core_render
 from cluster_mgmt.core.chart_check import (
@@ -18,7 +18,7 @@ from cluster_mgmt.core.chart_check import (
 )
 from cluster_mgmt.core.values_merge import merge_values
 from cluster_mgmt.errors import ConfigError, Location, ToolError, UserError
-from cluster_mgmt.ops.project import load_project, package_assets
+from cluster_mgmt.ops.project import load_project, plan_render
 
 POLICY_KINDS = {
     ("networking.k8s.io/v1", "NetworkPolicy"),
@@ -205,8 +205,7 @@ def validate_project(
     report = ValidationReport()
     project = load_project(project_dir)
     report.checked.append("config: cluster-mgmt.yaml")
-    rendered = core_render.render(project.config, package_assets())
-    plan = project_fs.plan_render(project_dir, rendered.generated, rendered.seeds)
+    plan = plan_render(project_dir, project.config)
     if plan.stale:
         names = ", ".join(str(p) for p in plan.stale)
         report.problems.append(
