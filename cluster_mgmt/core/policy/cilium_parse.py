@@ -36,7 +36,12 @@ from cluster_mgmt.core.policy.selectors import (
     SelectorError,
     parse_selector,
 )
-from cluster_mgmt.core.policy.source import Finding, SourceDoc, field_path
+from cluster_mgmt.core.policy.source import (
+    Finding,
+    SourceDoc,
+    field_path,
+    unknown_field_findings,
+)
 
 Path = tuple[str | int, ...]
 
@@ -170,14 +175,9 @@ class _Parser:
     def unknown_fields(
         self, raw: Mapping[str, Any], known: set[str], path: Path, what: str
     ) -> None:
-        for key in raw:
-            if key not in known:
-                self.note(
-                    "warning",
-                    "unknown-field",
-                    f"field {key!r} is not a known {what} field and is not analysed",
-                    (*path, str(key)),
-                )
+        self.findings += unknown_field_findings(
+            self.doc, self.subject, raw, known, path, f"a known {what} field"
+        )
 
     def parse(self) -> Policy:
         obj = self.doc.obj

@@ -19,7 +19,12 @@ from cluster_mgmt.core.policy.model import (
     Subject,
 )
 from cluster_mgmt.core.policy.selectors import SelectorError, parse_selector
-from cluster_mgmt.core.policy.source import Finding, SourceDoc, field_path
+from cluster_mgmt.core.policy.source import (
+    Finding,
+    SourceDoc,
+    field_path,
+    unknown_field_findings,
+)
 
 Path = tuple[str | int, ...]
 
@@ -49,13 +54,9 @@ class _Parser:
         )
 
     def unknown_fields(self, raw: Mapping[str, Any], known: set[str], path: Path) -> None:
-        for key in raw:
-            if key not in known:
-                self.warn(
-                    "unknown-field",
-                    f"field {key!r} is not part of NetworkPolicy v1 and is not analysed",
-                    (*path, str(key)),
-                )
+        self.findings += unknown_field_findings(
+            self.doc, self.subject, raw, known, path, "part of NetworkPolicy v1"
+        )
 
     def parse(self) -> Policy:
         obj = self.doc.obj

@@ -129,3 +129,26 @@ class Finding:
             "field": loc.field if loc else None,
             "hint": self.hint,
         }
+
+
+def unknown_field_findings(
+    doc: SourceDoc,
+    subject: str,
+    raw: Mapping[str, Any],
+    known: set[str],
+    path: Sequence[str | int],
+    what: str,
+) -> list[Finding]:
+    """A warning for each key of ``raw`` outside ``known`` ("field 'x' is not WHAT ...")."""
+    return [
+        Finding(
+            "warning",
+            "unknown-field",
+            f"field {key!r} is not {what} and is not analysed",
+            doc.locate((*path, str(key))),
+            None,
+            subject,
+        )
+        for key in raw
+        if key not in known
+    ]
