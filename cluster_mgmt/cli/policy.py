@@ -24,6 +24,22 @@ RULE_HELP = (
 )
 
 
+def _policy_paths_option(help_text: str) -> Callable[[F], F]:
+    """``--policies PATH`` (repeatable): where the policies come from."""
+    return click.option(
+        "--policies",
+        "policy_paths",
+        multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        help=help_text,
+    )
+
+
+_TEXT_OR_JSON = click.option(
+    "-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
 def _source_options(f: F) -> F:
     f = click.option(
         "--kubeconfig",
@@ -96,13 +112,7 @@ def policy() -> None:
 
 @policy.command("matrix")
 @_source_options
-@click.option(
-    "--policies",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Take the policies from these files/directories instead of the source.",
-)
+@_policy_paths_option("Take the policies from these files/directories instead of the source.")
 @click.option(
     "-o",
     "--output",
@@ -166,16 +176,8 @@ def matrix_cmd(
 )
 @click.option("--port", help="Only this port, e.g. 80/TCP or 53/UDP.")
 @_source_options
-@click.option(
-    "--policies",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Take the policies from these files/directories instead of the source.",
-)
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@_policy_paths_option("Take the policies from these files/directories instead of the source.")
+@_TEXT_OR_JSON
 @click.pass_context
 def explain_cmd(
     ctx: click.Context,
@@ -206,17 +208,9 @@ def explain_cmd(
 
 
 @policy.command("lint")
-@click.option(
-    "--policies",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Policy files/directories (default: the project's policies/, else --dir).",
-)
+@_policy_paths_option("Policy files/directories (default: the project's policies/, else --dir).")
 @_source_options
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@_TEXT_OR_JSON
 @click.option("-v", "--verbose", is_flag=True, help="Also print informational findings.")
 @click.pass_context
 def lint_cmd(
@@ -364,17 +358,9 @@ def new_cmd(
 
 
 @policy.command("diff")
-@click.option(
-    "--policies",
-    "policy_paths",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Repository policies (default: the project's policies/).",
-)
+@_policy_paths_option("Repository policies (default: the project's policies/).")
 @_source_options
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@_TEXT_OR_JSON
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences.")
 @click.pass_context
 def diff_cmd(
