@@ -34,12 +34,13 @@ demo: venv tools
 	cd demo && helmfile --environment dev build >/dev/null && echo "helmfile build: ok"
 	@echo "demo project ready in ./demo"
 
-test: venv tools system
-	$(BIN)/lint-imports
+# Static checks first: a lint or type error fails `make test` like a failed test.
+test: venv tools system lint
 	$(BIN)/python -m pytest -q
 
 lint: venv
 	$(BIN)/ruff check cluster_mgmt tests benchmarks
+	$(BIN)/ruff format --check cluster_mgmt
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from cluster_mgmt.adapters.secrets import redact
 from cluster_mgmt.errors import ToolError
 
 DEFAULT_TIMEOUT_S = 300.0
-SECRET_ENV = ("GITLAB_AGENT_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +65,6 @@ def subprocess_runner(
 def _absolute(binary: str) -> str:
     # PATH may hold relative entries (.venv/bin); commands run in other directories.
     return str(Path(binary).resolve()) if os.sep in binary else binary
-
-
-def redact(text: str, env: Mapping[str, str] | None = None) -> str:
-    """Remove secret values (from the environment) from text meant for logs."""
-    source = env if env is not None else os.environ
-    for name in SECRET_ENV:
-        secret = source.get(name)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, f"<{name}>")
-    return text
 
 
 class Helmfile:

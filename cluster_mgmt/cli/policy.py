@@ -14,6 +14,14 @@ from typing import Any, TypeVar
 import click
 
 from cluster_mgmt.cli import state
+from cluster_mgmt.cli.options import (
+    context_from_flag,
+    env_option,
+    kube_context_option,
+    kubeconfig_option,
+    manifests_dir_option,
+    output_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,29 +43,14 @@ def _policy_paths_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-_TEXT_OR_JSON = click.option(
-    "-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+_TEXT_OR_JSON = output_option("text", "json")
 
 
 def _source_options(f: F) -> F:
-    f = click.option(
-        "--kubeconfig",
-        type=click.Path(dir_okay=False, path_type=str),
-        envvar="KUBECONFIG",
-        help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config).",
-    )(f)
-    f = click.option(
-        "--kube-context",
-        "kube_context",
-        envvar="KUBE_CONTEXT",
-        help="Read workloads and policies from this live cluster context.",
-    )(f)
-    f = click.option(
-        "--dir",
-        "directory",
-        type=click.Path(exists=True, path_type=Path),
-        help="Read workloads and policies from manifests (.yaml/.yml/.json, recursive).",
+    f = kubeconfig_option(f)
+    f = kube_context_option("Read workloads and policies from this live cluster context.")(f)
+    f = manifests_dir_option(
+        "Read workloads and policies from manifests (.yaml/.yml/.json, recursive)."
     )(f)
     f = click.option(
         "-n",
@@ -75,11 +68,10 @@ def _source(
 ) -> Any:
     from cluster_mgmt.ops.policy import Source
 
-    if directory is not None and kube_context is not None:
-        # KUBE_CONTEXT from the environment yields to an explicit --dir.
-        if ctx.get_parameter_source("kube_context") == click.core.ParameterSource.ENVIRONMENT:
-            kube_context = None
-    return Source(directory, kube_context or None, kubeconfig)
+    explicit, ambient = context_from_flag(ctx, kube_context)
+    # KUBE_CONTEXT from the environment yields to an explicit --dir.
+    context = explicit or (None if directory is not None else ambient)
+    return Source(directory, context, kubeconfig)
 
 
 def _print_findings(findings: Sequence[Any], verbose: bool = False) -> None:
@@ -290,19 +282,9 @@ def lint_cmd(
 )
 @click.option("--dry-run", is_flag=True, help="Print the policy, write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(exists=True, path_type=Path),
-    help="Inventory (and current policies) for the matrix delta, from manifests.",
-)
-@click.option(
-    "--kube-context",
-    "kube_context",
-    envvar="KUBE_CONTEXT",
-    help="Inventory (and current policies) for the matrix delta, from a cluster.",
-)
-@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=str), envvar="KUBECONFIG")
+@manifests_dir_option("Inventory (and current policies) for the matrix delta, from manifests.")
+@kube_context_option("Inventory (and current policies) for the matrix delta, from a cluster.")
+@kubeconfig_option
 @click.pass_context
 def new_cmd(
     ctx: click.Context,
@@ -422,20 +404,16 @@ def diff_cmd(
 
 @policy.command("mode")
 @click.argument("mode", type=click.Choice(["audit", "block"]))
-@click.option("--env", help="Only this environment (default: all).")
+@env_option("Only this environment (default: all).")
 @click.option("--force", is_flag=True, help="Switch to block even if DNS or the API would be cut.")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(exists=True, path_type=Path),
-    help="Check against workloads from manifests instead of the environments' clusters.",
+@manifests_dir_option(
+    "Check against workloads from manifests instead of the environments' clusters."
 )
-@click.option(
-    "--kube-context",
-    "kube_context",
-    help="Check against this context instead of each environment's.",
+@kube_context_option(
+    "Check against this context instead of each environment's (KUBE_CONTEXT applies when "
+    "no --env is given)."
 )
-@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=str), envvar="KUBECONFIG")
+@kubeconfig_option
 @click.option(
     "--apiserver-ip",
     "apiserver_ips",
@@ -461,7 +439,10 @@ def mode_cmd(
     """
     from cluster_mgmt.ops import policy as ops
 
-    source = _source(ctx, directory, kube_context, kubeconfig)
+    explicit, ambient = context_from_flag(ctx, kube_context)
+    if directory is None and explicit is None and env is None and ambient:
+        explicit = ambient  # KUBE_CONTEXT names the one cluster to check
+    source = ops.Source(directory, explicit, kubeconfig)
     result = ops.set_mode(
         state(ctx).project_dir,
         mode,

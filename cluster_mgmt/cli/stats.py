@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cluster_mgmt.cli.options import kube_options, kube_target, output_option
 from cluster_mgmt.core.stack import PROMETHEUS_NAMESPACE, PROMETHEUS_PORT, PROMETHEUS_SERVICE
 
 if TYPE_CHECKING:
@@ -18,18 +19,7 @@ if TYPE_CHECKING:
 
 
 @click.command("stats")
-@click.option("--env", "env", metavar="ENV", help="Environment of the project (its kube context).")
-@click.option(
-    "--kube-context",
-    envvar="KUBE_CONTEXT",
-    metavar="CONTEXT",
-    help="Kube context (default: the environment's, else the current one). Env: KUBE_CONTEXT.",
-)
-@click.option(
-    "--kubeconfig",
-    metavar="FILE",
-    help="Kubeconfig file (default: KUBECONFIG, else ~/.kube/config).",
-)
+@kube_options
 @click.option(
     "--prometheus-url",
     metavar="URL",
@@ -59,14 +49,7 @@ if TYPE_CHECKING:
     metavar="DURATION",
     help="Resolution of the series (default: about 720 points). Totals are exact at any step.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@output_option("table", "json")
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -101,7 +84,7 @@ def stats_cmd(
     start: str | None,
     end: str | None,
     step: str | None,
-    output: str,
+    fmt: str,
     plot: Path | None,
     html_file: Path | None,
     timeout: float,
@@ -132,17 +115,23 @@ def stats_cmd(
         step_s=core.parse_duration(step) if step else None,
     )
     selected = core.check_namespaces(namespaces)
-    context = ops.resolve_kube_context(state(ctx).project_dir, env, kube_context)
+    target = kube_target(
+        ctx,
+        env=env,
+        kube_context=kube_context,
+        kubeconfig=kubeconfig,
+        project_dir=state(ctx).project_dir,
+    )
     client = ops.connect(
         prometheus_url=prometheus_url,
-        kube_context=context,
-        kubeconfig=kubeconfig,
+        kube_context=target.context,
+        kubeconfig=target.kubeconfig,
         service=ops.ServiceRef.parse(prometheus_service),
         timeout_s=timeout,
     )
     report = ops.collect(client, window, selected)
 
-    if output == "json":
+    if fmt == "json":
         click.echo(json.dumps([core.to_json(s) for s in report.namespaces], indent=2))
     else:
         _print_table(report)

@@ -286,21 +286,6 @@ class ModeResult:
     forced: bool
 
 
-def _environment_contexts(project: Any, env: str | None) -> dict[str, str]:
-    names = (
-        project.env_names(env)
-        if hasattr(project, "env_names")
-        else ([env] if env else list(project.config.environments))
-    )
-    out = {}
-    for name in names:
-        if hasattr(project.config, "kube_context"):
-            out[name] = project.config.kube_context(name)
-        else:
-            out[name] = project.config.environments[name].kube_context
-    return out
-
-
 def check_block_mode(policies: PolicySet, inputs: Inputs) -> list[Hazard]:
     """Hazards of blocking mode for one inventory."""
     return block_mode_hazards(
@@ -323,6 +308,7 @@ def set_mode(
     Raises:
         UserError: unsafe policy set (exit 2, workloads listed), bad project or inputs.
     """
+    from cluster_mgmt.ops.kube_target import environment_targets
     from cluster_mgmt.ops.project import load_project, set_policy_audit_mode
 
     project = load_project(project_dir)
@@ -341,10 +327,10 @@ def set_mode(
             targets = {source.describe(): source}
         else:
             targets = {
-                f"environment {name} (context {ctx})": Source(
-                    kube_context=ctx, kubeconfig=kubeconfig
+                f"environment {name} (context {target.context})": Source(
+                    kube_context=target.context, kubeconfig=target.kubeconfig
                 )
-                for name, ctx in _environment_contexts(project, env).items()
+                for name, target in environment_targets(project, env, kubeconfig).items()
             }
         for label, src in targets.items():
             try:

@@ -113,9 +113,7 @@ def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
         if typing.get_origin(annotation) is dict:
             next(parts, None)  # the key of a mapping, e.g. an environment name
         members = typing.get_args(annotation) or (annotation,)
-        model = next(
-            (m for m in members if isinstance(m, type) and issubclass(m, BaseModel)), None
-        )
+        model = next((m for m in members if isinstance(m, type) and issubclass(m, BaseModel)), None)
     return model
 
 

@@ -68,23 +68,6 @@ DEFAULT_SERVICE = ServiceRef(
 )
 
 
-def resolve_kube_context(
-    project_dir: Path, env: str | None, kube_context: str | None
-) -> str | None:
-    """The kube context to use: ``--kube-context``, else the environment's, else the current one.
-
-    Raises:
-        UserError: no project in ``project_dir``, or no such environment in it.
-    """
-    if kube_context or env is None:
-        return kube_context
-    from cluster_mgmt.ops.project import load_project  # pydantic: only when --env is used
-
-    project = load_project(project_dir)
-    [name] = project.env_names(env)
-    return project.config.kube_context(name)
-
-
 def connect(
     *,
     prometheus_url: str | None,

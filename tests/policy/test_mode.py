@@ -197,3 +197,17 @@ def test_block_refuses_invalid_repository_policies(project, run, write):
     )
     result = run("-C", project, "policy", "mode", "block", "--dir", inventory)
     assert result.code == 2 and "invalid policy" in result.err and "broken.yaml" in result.err
+
+
+def test_block_honours_kube_context_from_the_environment(project, run, fake_cluster, monkeypatch):
+    fake_cluster.add(*WORKLOADS)
+    (project / "policies" / "shop-lock.yaml").write_text(manifest(EGRESS_LOCK))
+    monkeypatch.setenv("KUBE_CONTEXT", fake_cluster.context)
+    refused = run("-C", project, "policy", "mode", "block")
+    assert refused.code == 2, refused.err
+    assert f"context {fake_cluster.context}:" in refused.err
+    assert "environment dev" not in refused.err
+    # --env is more explicit than KUBE_CONTEXT: the environment's own context is checked.
+    by_env = run("-C", project, "policy", "mode", "block", "--env", "dev")
+    assert by_env.code == 2
+    assert "environment dev (context my-group/cluster-management:demo-agent):" in by_env.err

@@ -19,6 +19,7 @@ from cluster_mgmt.adapters.prometheus import PrometheusClient
 from cluster_mgmt.cli import main
 from cluster_mgmt.core import stats as core
 from cluster_mgmt.ops import stats as ops
+from cluster_mgmt.ops.kube_target import resolve_kube_target
 
 pytestmark = pytest.mark.integration
 
@@ -268,8 +269,8 @@ def test_env_resolves_the_kube_context_of_a_project(
     )  # fmt: skip
     assert (docs["shop"]["forwarded"], docs["shop"]["dropped"]) == (5400, 1260)
     assert len(fake_kube_api.proxied("/api/v1/query_range")) == 2
-    assert ops.resolve_kube_context(project, "dev", None) == AGENT_CONTEXT
-    assert ops.resolve_kube_context(project, "dev", "explicit") == "explicit"
+    assert resolve_kube_target(project, env="dev").context == AGENT_CONTEXT
+    assert resolve_kube_target(project, env="dev", kube_context="explicit").context == "explicit"
     code, _, err = run(capsys, "-C", str(project), "stats", "--env", "prod", *kubeconfig)
     assert code == 2 and "no environment 'prod'" in err
 

@@ -1,0 +1,115 @@
+"""Options shared by several commands, declared once, with the same environment variables.
+
+kubectl's habits: ``--kube-context`` (env ``KUBE_CONTEXT``), ``--kubeconfig`` (env
+``KUBECONFIG``), ``--env`` for an environment of the project, ``-o`` for the output format.
+Only click is imported here, so ``cluster-mgmt --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from cluster_mgmt.ops.kube_target import KubeTarget
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+KUBE_CONTEXT_ENV = "KUBE_CONTEXT"
+KUBECONFIG_ENV = "KUBECONFIG"
+
+
+def env_option(help_text: str = "Environment of the project (cluster).") -> Callable[[F], F]:
+    """``--env ENV``: an environment named in cluster-mgmt.yaml."""
+    return click.option("--env", "env", metavar="ENV", help=help_text)
+
+
+def kube_context_option(
+    help_text: str = "Kube context (default: the environment's, else $KUBE_CONTEXT, else the "
+    "kubeconfig's current one).",
+) -> Callable[[F], F]:
+    """``--kube-context CONTEXT``, also read from ``KUBE_CONTEXT``."""
+    return click.option(
+        "--kube-context",
+        "kube_context",
+        envvar=KUBE_CONTEXT_ENV,
+        metavar="CONTEXT",
+        help=f"{help_text} [env: {KUBE_CONTEXT_ENV}]",
+    )
+
+
+def kubeconfig_option(f: F) -> F:
+    """``--kubeconfig FILE``, also read from ``KUBECONFIG``."""
+    return click.option(
+        "--kubeconfig",
+        "kubeconfig",
+        envvar=KUBECONFIG_ENV,
+        metavar="FILE",
+        type=click.Path(dir_okay=False, path_type=str),
+        help=f"Kubeconfig file (default: ~/.kube/config). [env: {KUBECONFIG_ENV}]",
+    )(f)
+
+
+def kube_options(f: F) -> F:
+    """``--env``, ``--kube-context`` and ``--kubeconfig`` together, for live commands."""
+    f = kubeconfig_option(f)
+    f = kube_context_option()(f)
+    return env_option("Environment of the project: its kube context is used.")(f)
+
+
+def manifests_dir_option(help_text: str) -> Callable[[F], F]:
+    """``--dir DIR``: manifests standing in for a live cluster."""
+    return click.option(
+        "--dir",
+        "directory",
+        type=click.Path(exists=True, path_type=Path),
+        help=help_text,
+    )
+
+
+def output_option(*choices: str, default: str | None = None) -> Callable[[F], F]:
+    """``-o/--output FORMAT`` with the given formats (the first is the default)."""
+    return click.option(
+        "-o",
+        "--output",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default or choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def context_from_flag(
+    ctx: click.Context, kube_context: str | None
+) -> tuple[str | None, str | None]:
+    """Split ``--kube-context`` into (given on the command line, taken from ``KUBE_CONTEXT``)."""
+    if not kube_context:
+        return None, None
+    if ctx.get_parameter_source("kube_context") == click.core.ParameterSource.ENVIRONMENT:
+        return None, kube_context
+    return kube_context, None
+
+
+def kube_target(
+    ctx: click.Context,
+    *,
+    env: str | None,
+    kube_context: str | None,
+    kubeconfig: str | None,
+    project_dir: Path,
+) -> KubeTarget:
+    """The cluster a live command talks to, resolved by the one resolver in ``ops``."""
+    from cluster_mgmt.ops.kube_target import resolve_kube_target
+
+    explicit, ambient = context_from_flag(ctx, kube_context)
+    return resolve_kube_target(
+        project_dir,
+        env=env,
+        kube_context=explicit,
+        ambient_context=ambient,
+        kubeconfig=kubeconfig,
+    )

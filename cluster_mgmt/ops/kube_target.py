@@ -1,0 +1,91 @@
+"""The one place that decides which cluster a live command talks to.
+
+Precedence, most explicit first:
+
+1. ``--kube-context`` given on the command line;
+2. ``--env ENV``: the environment's context from cluster-mgmt.yaml (``<project>:<agent>``
+   by default, which is the GitLab agent's context in CI);
+3. ``KUBE_CONTEXT`` from the process environment (set per environment scope in CI);
+4. the kubeconfig's current context.
+
+``--kubeconfig`` (or ``KUBECONFIG``) selects the file in every case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cluster_mgmt.ops.project import Project
+
+
+@dataclass(frozen=True, slots=True)
+class KubeTarget:
+    """A kube context (None: the current one) in a kubeconfig (None: the default file).
+
+    Attributes:
+        context: the context name, or None for the kubeconfig's current context.
+        kubeconfig: the kubeconfig file, or None for ``KUBECONFIG``/``~/.kube/config``.
+        env: the project environment this cluster is, when known.
+        origin: where the context came from, for messages.
+    """
+
+    context: str | None
+    kubeconfig: str | None = None
+    env: str | None = None
+    origin: str = "the kubeconfig's current context"
+
+    def describe(self) -> str:
+        """``context X (from ...)`` for messages."""
+        if self.context is None:
+            return self.origin
+        return f"context {self.context!r} ({self.origin})"
+
+
+def resolve_kube_target(
+    project_dir: Path,
+    *,
+    env: str | None = None,
+    kube_context: str | None = None,
+    ambient_context: str | None = None,
+    kubeconfig: str | None = None,
+) -> KubeTarget:
+    """Resolve the cluster to talk to (see the module docstring for the precedence).
+
+    Args:
+        project_dir: the project, read only when ``env`` is given.
+        env: ``--env``; must name an environment of the project.
+        kube_context: ``--kube-context`` given on the command line.
+        ambient_context: ``KUBE_CONTEXT`` from the process environment.
+        kubeconfig: ``--kubeconfig``/``KUBECONFIG``.
+
+    Raises:
+        UserError: ``env`` is given but there is no project or no such environment.
+    """
+    if env is not None:
+        from cluster_mgmt.ops.project import load_project  # pydantic: only when --env is used
+
+        project = load_project(project_dir)
+        [name] = project.env_names(env)
+        if kube_context:
+            return KubeTarget(kube_context, kubeconfig, name, "--kube-context")
+        return KubeTarget(
+            project.config.kube_context(name), kubeconfig, name, f"environment {name}"
+        )
+    if kube_context:
+        return KubeTarget(kube_context, kubeconfig, None, "--kube-context")
+    if ambient_context:
+        return KubeTarget(ambient_context, kubeconfig, None, "KUBE_CONTEXT")
+    return KubeTarget(None, kubeconfig)
+
+
+def environment_targets(
+    project: Project, env: str | None, kubeconfig: str | None = None
+) -> dict[str, KubeTarget]:
+    """Each environment's target (one named, or all), keyed by environment name."""
+    return {
+        name: KubeTarget(project.config.kube_context(name), kubeconfig, name, f"environment {name}")
+        for name in project.env_names(env)
+    }
