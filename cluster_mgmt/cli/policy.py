@@ -22,6 +22,7 @@ from cluster_mgmt.cli.options import (
     manifests_dir_option,
     output_option,
 )
+from cluster_mgmt.cli.output import echo_table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,17 +80,6 @@ def _print_findings(findings: Sequence[Any], verbose: bool = False) -> None:
         if finding.severity == "info" and not verbose:
             continue
         click.echo(finding.render(), err=True)
-
-
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [len(h) for h in header]
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = max(widths[i], len(cell))
-    out = sys.stdout
-    out.write("  ".join(h.ljust(widths[i]) for i, h in enumerate(header)).rstrip() + "\n")
-    for row in rows:
-        out.write("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() + "\n")
 
 
 @click.group("policy")
@@ -156,7 +146,7 @@ def matrix_cmd(
     elif fmt == "dot":
         sys.stdout.write(matrix_output.to_dot_text(connections))
     else:
-        _print_table(("SRC", "DST", "CONN"), matrix_output.rows(connections))
+        echo_table(("SRC", "DST", "CONN"), matrix_output.rows(connections))
 
 
 @policy.command("explain")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cluster_mgmt.cli.options import kube_options, kube_target, output_option
+from cluster_mgmt.cli.output import echo_json, echo_table
 from cluster_mgmt.core.stack import PROMETHEUS_NAMESPACE, PROMETHEUS_PORT, PROMETHEUS_SERVICE
 
 if TYPE_CHECKING:
@@ -132,7 +130,7 @@ def stats_cmd(
     report = ops.collect(client, window, selected)
 
     if fmt == "json":
-        click.echo(json.dumps([core.to_json(s) for s in report.namespaces], indent=2))
+        echo_json([core.to_json(s) for s in report.namespaces])
     else:
         _print_table(report)
     for note in report.notes:
@@ -146,38 +144,28 @@ def stats_cmd(
 
 
 def _print_table(report: StatsReport) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
     from cluster_mgmt.core import stats as core
 
     window = report.window
     title = (
         f"{core.format_time(window.start)} to {core.format_time(window.end)}, step {window.step}s"
     )
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    for index, header in enumerate(core.TABLE_HEADERS):
-        numeric = 0 < index < len(core.TABLE_HEADERS) - 1
-        table.add_column(header, justify="right" if numeric else "left")
-    for stats in report.namespaces:
-        row = core.table_row(stats)
-        table.add_row(
-            row.namespace,
-            row.forwarded,
-            row.dropped,
-            row.drop_share,
-            row.forwarded_per_s,
-            row.dropped_per_s,
-            row.top_drop_reasons,
-        )
     if not report.namespaces:
         click.echo(f"{title}: no forwarded or dropped flows")
         return
-    if sys.stdout.isatty():
-        Console(soft_wrap=False).print(table)
-        return
-    # Piped: a fixed, wide table (not rich's 80 columns) without trailing blanks.
-    buffer = io.StringIO()
-    Console(file=buffer, width=200, soft_wrap=False).print(table)
-    click.echo("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))
+    rows = []
+    for stats in report.namespaces:
+        row = core.table_row(stats)
+        rows.append(
+            (
+                row.namespace,
+                row.forwarded,
+                row.dropped,
+                row.drop_share,
+                row.forwarded_per_s,
+                row.dropped_per_s,
+                row.top_drop_reasons,
+            )
+        )
+    last = len(core.TABLE_HEADERS) - 1
+    echo_table(core.TABLE_HEADERS, rows, title=title, numeric=range(1, last))
