@@ -71,6 +71,21 @@ def locate(root: Any, path: tuple[str | int, ...], file: str) -> Location:
     return Location(file, line + 1, (col or 0) + 1, field)
 
 
+def child_mapping(parent: Any, key: str, *, before: str | None = None) -> Any:
+    """``parent[key]`` as a round-trip mapping, added (before ``before``) when absent."""
+    child = parent.get(key)
+    if isinstance(child, dict):
+        return child
+    child = CommentedMap()
+    if key in parent:
+        parent[key] = child
+        return child
+    keys = list(parent.keys())
+    position = keys.index(before) if before in keys else len(keys)
+    parent.insert(position, key, child)
+    return child
+
+
 def dump_roundtrip(data: Any) -> str:
     """Write round-trip YAML back, keeping the user's comments and order."""
     stream = io.StringIO()

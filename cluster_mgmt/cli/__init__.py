@@ -26,6 +26,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "schema": ("cluster_mgmt.cli.project", "schema_cmd", "Print the config JSON Schema."),
     "policy": ("cluster_mgmt.cli.policy", "policy", "Network-policy toolkit."),
     "stats": ("cluster_mgmt.cli.stats", "stats_cmd", "Packet statistics from Hubble metrics."),
+    "gitlab": (
+        "cluster_mgmt.cli.gitlab",
+        "gitlab_group",
+        "GitLab set-up: bootstrap, lint, upgrade-mr.",
+    ),
 }
 
 
