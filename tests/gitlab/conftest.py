@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from gitlab_fake import FakeGitLab
 
 PROJECT = "my-group/clusters"

@@ -141,7 +141,11 @@ class FakeGitLab:
     # -- set-up helpers -----------------------------------------------------------------------
 
     def add_token(
-        self, value: str, scopes: tuple[str, ...] = ("api",), role: int = MAINTAINER, kind: str = "private"
+        self,
+        value: str,
+        scopes: tuple[str, ...] = ("api",),
+        role: int = MAINTAINER,
+        kind: str = "private",
     ) -> str:
         self.tokens[value] = FakeToken(set(scopes), role, kind)
         return value
@@ -364,7 +368,12 @@ class FakeGitLab:
         if any(p.path == path for p in self.projects.values()):
             raise ApiError(
                 400,
-                {"message": {"name": ["has already been taken"], "path": ["has already been taken"]}},
+                {
+                    "message": {
+                        "name": ["has already been taken"],
+                        "path": ["has already been taken"],
+                    }
+                },
             )
         return self._project_json(self.add_project(path))
 
@@ -383,7 +392,10 @@ class FakeGitLab:
                 raise ApiError(404, {"message": "404 Tree Not Found"})
             entries = []
             dirs = sorted({str(p) for f in files for p in _parents(f)})
-            entries += [{"id": "0" * 40, "name": d.rpartition("/")[2], "type": "tree", "path": d} for d in dirs]
+            entries += [
+                {"id": "0" * 40, "name": d.rpartition("/")[2], "type": "tree", "path": d}
+                for d in dirs
+            ]
             entries += [
                 {"id": blob_sha(c), "name": f.rpartition("/")[2], "type": "blob", "path": f}
                 for f, c in sorted(files.items())
@@ -422,12 +434,18 @@ class FakeGitLab:
         elif not project.branches:
             parent = None
         else:
-            raise ApiError(400, {"message": "You can only create or edit files when you are on a branch"})
+            raise ApiError(
+                400, {"message": "You can only create or edit files when you are on a branch"}
+            )
         files = dict(project.commits[parent]["files"]) if parent else {}
         for action in data.get("actions") or []:
             path = action["file_path"]
             content = action.get("content", "")
-            raw = base64.b64decode(content) if action.get("encoding") == "base64" else content.encode()
+            raw = (
+                base64.b64decode(content)
+                if action.get("encoding") == "base64"
+                else content.encode()
+            )
             kind = action["action"]
             if kind == "create":
                 if path in files:
@@ -444,7 +462,9 @@ class FakeGitLab:
             else:
                 raise ApiError(400, {"message": f"Unknown action {kind}"})
         commit_id = hashlib.sha1(
-            json.dumps([parent, data["commit_message"], sorted((k, blob_sha(v)) for k, v in files.items())]).encode()
+            json.dumps(
+                [parent, data["commit_message"], sorted((k, blob_sha(v)) for k, v in files.items())]
+            ).encode()
         ).hexdigest()
         project.commits[commit_id] = {
             "parent": parent,
@@ -458,7 +478,9 @@ class FakeGitLab:
 
     # -- agents -------------------------------------------------------------------------------
 
-    def _agents(self, project: FakeProject, method: str, rest: list[str], data: dict[str, Any]) -> Any:
+    def _agents(
+        self, project: FakeProject, method: str, rest: list[str], data: dict[str, Any]
+    ) -> Any:
         if not rest:
             if method == "GET":
                 return [dict(a) for a in project.agents.values()]
@@ -487,7 +509,10 @@ class FakeGitLab:
                 if sum(t["status"] == "active" for t in tokens) >= MAX_ACTIVE_AGENT_TOKENS:
                     raise ApiError(
                         400,
-                        {"message": "400 Bad request - An agent can have only two active tokens at a time"},
+                        {
+                            "message": "400 Bad request - An agent can have only two "
+                            "active tokens at a time"
+                        },
                     )
                 token = {
                     "id": self._next_id(),
@@ -535,20 +560,27 @@ class FakeGitLab:
                 v["key"] == var["key"] and v["environment_scope"] == var["environment_scope"]
                 for v in project.variables
             ):
-                raise ApiError(400, {"message": {"key": [f"({var['key']}) has already been taken"]}})
+                raise ApiError(
+                    400, {"message": {"key": [f"({var['key']}) has already been taken"]}}
+                )
             project.variables.append(var)
             return dict(var)
         key = rest[0]
         scope = query.get("filter[environment_scope]")
         matches = [
-            v for v in project.variables if v["key"] == key and (scope is None or v["environment_scope"] == scope)
+            v
+            for v in project.variables
+            if v["key"] == key and (scope is None or v["environment_scope"] == scope)
         ]
         if not matches:
             raise ApiError(404, {"message": "404 Variable Not Found"})
         if len(matches) > 1:
             raise ApiError(
                 409,
-                {"message": "There are multiple variables with provided parameters. Please use 'filter[environment_scope]'"},
+                {
+                    "message": "There are multiple variables with provided parameters. "
+                    "Please use 'filter[environment_scope]'"
+                },
             )
         var = matches[0]
         if method == "GET":
@@ -568,13 +600,23 @@ class FakeGitLab:
 
     # -- schedules ----------------------------------------------------------------------------
 
-    def _schedules(self, project: FakeProject, method: str, rest: list[str], data: dict[str, Any]) -> Any:
+    def _schedules(
+        self, project: FakeProject, method: str, rest: list[str], data: dict[str, Any]
+    ) -> Any:
         fields = ("description", "ref", "cron", "cron_timezone", "active")
         if not rest:
             if method == "GET":
-                return [{k: v for k, v in s.items() if k != "variables"} for s in project.schedules.values()]
+                return [
+                    {k: v for k, v in s.items() if k != "variables"}
+                    for s in project.schedules.values()
+                ]
             if method == "POST":
-                schedule = {"id": self._next_id(), "cron_timezone": "UTC", "active": True, "variables": []}
+                schedule = {
+                    "id": self._next_id(),
+                    "cron_timezone": "UTC",
+                    "active": True,
+                    "variables": [],
+                }
                 schedule.update({k: data[k] for k in fields if k in data})
                 _check_cron(schedule["cron"])
                 project.schedules[schedule["id"]] = schedule
@@ -594,7 +636,11 @@ class FakeGitLab:
             if len(rest) == 2 and method == "POST":
                 if any(v["key"] == data["key"] for v in variables):
                     raise ApiError(400, {"message": {"key": ["has already been taken"]}})
-                var = {"key": data["key"], "value": data["value"], "variable_type": data.get("variable_type", "env_var")}
+                var = {
+                    "key": data["key"],
+                    "value": data["value"],
+                    "variable_type": data.get("variable_type", "env_var"),
+                }
                 variables.append(var)
                 return dict(var)
             if len(rest) == 3 and method == "PUT":
@@ -626,10 +672,18 @@ class FakeGitLab:
             if source not in project.branches or target not in project.branches:
                 raise ApiError(400, {"message": ["Source branch or target branch does not exist"]})
             for m in project.merge_requests.values():
-                if m["state"] == "opened" and (m["source_branch"], m["target_branch"]) == (source, target):
+                if m["state"] == "opened" and (m["source_branch"], m["target_branch"]) == (
+                    source,
+                    target,
+                ):
                     raise ApiError(
                         409,
-                        {"message": [f"Another open merge request already exists for this source branch: !{m['iid']}"]},
+                        {
+                            "message": [
+                                "Another open merge request already exists for this "
+                                f"source branch: !{m['iid']}"
+                            ]
+                        },
                     )
             iid = len(project.merge_requests) + 1
             mr = {
@@ -668,7 +722,12 @@ class FakeGitLab:
         if token.kind == "job" or not token.scopes & needed:
             raise ApiError(
                 403,
-                {"error": "insufficient_scope", "error_description": "The request requires higher privileges than provided by the access token.", "scope": "api"},
+                {
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges than "
+                    "provided by the access token.",
+                    "scope": "api",
+                },
             )
         denied = {
             "errors": [
@@ -698,9 +757,20 @@ class FakeGitLab:
             if token.role < MAINTAINER:
                 return denied
             kind = args.get("type") or "HTTP"
-            if self.free_tier and any(i["type"] == kind and i["active"] for i in project.integrations):
+            if self.free_tier and any(
+                i["type"] == kind and i["active"] for i in project.integrations
+            ):
                 name = "Prometheus" if kind == "PROMETHEUS" else "HTTP"
-                return {"data": {"httpIntegrationCreate": {"integration": None, "errors": [f"Multiple {name} integrations are not supported for this project"]}}}
+                return {
+                    "data": {
+                        "httpIntegrationCreate": {
+                            "integration": None,
+                            "errors": [
+                                f"Multiple {name} integrations are not supported for this project"
+                            ],
+                        }
+                    }
+                }
             ident = self._next_id()
             integration = {
                 "id": f"gid://gitlab/AlertManagement::HttpIntegration/{ident}",
@@ -709,11 +779,13 @@ class FakeGitLab:
                 "active": bool(args.get("active", False)),
                 "url": f"{self.url}/{project.path}/prometheus/alerts/notify.json"
                 if kind == "PROMETHEUS"
-                else f"{self.url}/{project.path}/alerts/notify/{args.get('name')}/{ident:016x}.json",
+                else f"{self.url}/{project.path}/alerts/notify/{args.get('name')}/{ident:x}.json",
                 "token": secrets.token_hex(16),
             }
             project.integrations.append(integration)
-            return {"data": {"httpIntegrationCreate": {"integration": dict(integration), "errors": []}}}
+            return {
+                "data": {"httpIntegrationCreate": {"integration": dict(integration), "errors": []}}
+            }
         if "httpIntegrationResetToken" in query:
             ident = (variables.get("input") or {}).get("id")
             for project in self.projects.values():
@@ -722,7 +794,14 @@ class FakeGitLab:
                         if token.role < MAINTAINER:
                             return denied
                         integration["token"] = secrets.token_hex(16)
-                        return {"data": {"httpIntegrationResetToken": {"integration": dict(integration), "errors": []}}}
+                        return {
+                            "data": {
+                                "httpIntegrationResetToken": {
+                                    "integration": dict(integration),
+                                    "errors": [],
+                                }
+                            }
+                        }
             return denied
         return {"errors": [{"message": "unsupported query in the fake"}], "data": None}
 
@@ -756,9 +835,21 @@ def lint(content: str, include_jobs: bool) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        return {"valid": False, "errors": [f"(<unknown>): {problem}{where}"], "warnings": [], "merged_yaml": None, "jobs": []}
+        return {
+            "valid": False,
+            "errors": [f"(<unknown>): {problem}{where}"],
+            "warnings": [],
+            "merged_yaml": None,
+            "jobs": [],
+        }
     if not isinstance(doc, dict):
-        return {"valid": False, "errors": ["Invalid configuration format"], "warnings": [], "merged_yaml": None, "jobs": []}
+        return {
+            "valid": False,
+            "errors": ["Invalid configuration format"],
+            "warnings": [],
+            "merged_yaml": None,
+            "jobs": [],
+        }
     stages = doc.get("stages") or DEFAULT_STAGES[1:4]
     stages = [".pre", *stages, ".post"]
     jobs = {k: v for k, v in doc.items() if k not in GLOBAL_KEYS}
@@ -774,11 +865,14 @@ def lint(content: str, include_jobs: bool) -> dict[str, Any]:
             continue
         resolved = _extends(name, jobs, errors)
         if not any(k in resolved for k in ("script", "trigger", "run")):
-            errors.append(f"jobs:{name} config should implement the script:, run:, or trigger: keyword")
+            errors.append(
+                f"jobs:{name} config should implement the script:, run:, or trigger: keyword"
+            )
         stage = resolved.get("stage", "test")
         if stage not in stages:
             errors.append(
-                f"jobs:{name} chosen stage {stage} does not exist; available stages are {', '.join(stages)}"
+                f"jobs:{name} chosen stage {stage} does not exist; available stages are "
+                + ", ".join(stages)
             )
         rules = resolved.get("rules") or []
         if "workflow" not in doc and any(isinstance(r, dict) and "when" in r for r in rules):

@@ -24,9 +24,7 @@ def _bootstrap(run_cli, project_dir: Path, *extra: str):
 
 def _row(stdout: str, action: str, target: str) -> bool:
     """Whether the plan table has a line with this action and object."""
-    return any(
-        line.split()[:1] == [action] and target in line for line in stdout.splitlines()
-    )
+    return any(line.split()[:1] == [action] and target in line for line in stdout.splitlines())
 
 
 def _active_tokens(fake: FakeGitLab, agent: str) -> list[dict]:
@@ -154,7 +152,16 @@ def test_rotation_at_the_two_token_limit(project_dir: Path, fake: FakeGitLab, ru
     [agent_id] = [i for i, a in project.agents.items() if a["name"] == "dev-agent"]
     tokens = project.agent_tokens[agent_id]
     # A spare token made by an earlier cluster-mgmt run is revoked first to make room.
-    tokens.append({"id": 900, "name": "cluster-mgmt-dev", "description": "", "agent_id": agent_id, "status": "active", "token": "glagent-spare-0000000000"})
+    tokens.append(
+        {
+            "id": 900,
+            "name": "cluster-mgmt-dev",
+            "description": "",
+            "agent_id": agent_id,
+            "status": "active",
+            "token": "glagent-spare-0000000000",
+        }
+    )
     result = _bootstrap(run_cli, project_dir, "--env", "dev", "--rotate-token", "--no-alerts")
     assert _row(result.stdout, "revoke", "agent dev-agent token 900")
     active = _active_tokens(fake, "dev-agent")
@@ -162,9 +169,20 @@ def test_rotation_at_the_two_token_limit(project_dir: Path, fake: FakeGitLab, ru
     assert _variable(fake, "GITLAB_AGENT_TOKEN", "dev")["value"] == active[0]["token"]
 
     # A token someone else made is never revoked: bootstrap stops and says what to do.
-    tokens.append({"id": 901, "name": "laptop", "description": "", "agent_id": agent_id, "status": "active", "token": "glagent-laptop-000000000"})
+    tokens.append(
+        {
+            "id": 901,
+            "name": "laptop",
+            "description": "",
+            "agent_id": agent_id,
+            "status": "active",
+            "token": "glagent-laptop-000000000",
+        }
+    )
     before = fake.snapshot()
-    refused = run_cli("-C", project_dir, "gitlab", "bootstrap", "--env", "dev", "--rotate-token", "--no-alerts")
+    refused = run_cli(
+        "-C", project_dir, "gitlab", "bootstrap", "--env", "dev", "--rotate-token", "--no-alerts"
+    )
     assert refused.exit_code == 2
     assert "already has 2 active tokens (GitLab allows 2)" in refused.stderr
     assert fake.snapshot() == before
@@ -186,7 +204,9 @@ def test_create_project_on_request_only(project_dir: Path, fake: FakeGitLab, run
     missing = run_cli("-C", project_dir, "gitlab", "bootstrap", "--project", "my-group/new-one")
     assert missing.exit_code == 2
     assert "GitLab project 'my-group/new-one' not found" in missing.stderr
-    _bootstrap(run_cli, project_dir, "--project", "my-group/new-one", "--create-project", "--no-alerts")
+    _bootstrap(
+        run_cli, project_dir, "--project", "my-group/new-one", "--create-project", "--no-alerts"
+    )
     created = fake.project("my-group/new-one")
     assert created.default_branch == "main" and len(created.agents) == 2
 
@@ -196,11 +216,20 @@ def test_existing_alert_integration_is_reused_and_its_key_can_be_rotated(
 ) -> None:
     project = fake.project(PROJECT)
     project.integrations.append(
-        {"id": "gid://gitlab/AlertManagement::HttpIntegration/77", "name": "ops", "type": "PROMETHEUS", "active": True, "url": f"{fake.url}/{PROJECT}/prometheus/alerts/notify.json", "token": "0123456789abcdef0123456789abcdef"}
+        {
+            "id": "gid://gitlab/AlertManagement::HttpIntegration/77",
+            "name": "ops",
+            "type": "PROMETHEUS",
+            "active": True,
+            "url": f"{fake.url}/{PROJECT}/prometheus/alerts/notify.json",
+            "token": "0123456789abcdef0123456789abcdef",
+        }
     )
     _bootstrap(run_cli, project_dir)
     assert len(project.integrations) == 1
-    assert _variable(fake, "GITLAB_ALERTS_KEY", "dev")["value"] == "0123456789abcdef0123456789abcdef"
+    assert (
+        _variable(fake, "GITLAB_ALERTS_KEY", "dev")["value"] == "0123456789abcdef0123456789abcdef"
+    )
     rotated = _bootstrap(run_cli, project_dir, "--rotate-alerts-key")
     assert _row(rotated.stdout, "rotate", "alert integration 'ops'")
     new_key = project.integrations[0]["token"]
@@ -243,9 +272,24 @@ def test_agent_token_is_in_no_file_log_line_or_command_line(
     env = {k: v for k, v in os.environ.items() if not k.startswith("CI_")}
     env["GITLAB_TOKEN"] = TOKEN
     outputs = []
-    for global_args, flags in (([], []), ([], ["--rotate-token"]), (["--debug"], ["--rotate-token"])):
+    for global_args, flags in (
+        ([], []),
+        ([], ["--rotate-token"]),
+        (["--debug"], ["--rotate-token"]),
+    ):
         run = subprocess.run(
-            [sys.executable, "-c", _RUNNER, str(events_file), *global_args, "-C", str(project_dir), "gitlab", "bootstrap", *flags],
+            [
+                sys.executable,
+                "-c",
+                _RUNNER,
+                str(events_file),
+                *global_args,
+                "-C",
+                str(project_dir),
+                "gitlab",
+                "bootstrap",
+                *flags,
+            ],
             capture_output=True,
             text=True,
             env=env,
