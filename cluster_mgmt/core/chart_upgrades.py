@@ -122,7 +122,7 @@ def merge_request_description(
         notes = f"[{up.new}]({up.release_notes})" if up.release_notes else "—"
         where = ", ".join(f"{r}" for r in up.releases) or "—"
         lines.append(f"| {up.chart} | {where} | {up.old} | {up.new} | {notes} |")
-    lines += ["", f"Files changed by `cluster-mgmt render` ({len(files)}):", ""]
+    lines += ["", f"Files changed ({len(files)}; generated ones by `cluster-mgmt render`):", ""]
     lines += [f"- `{name}`" for name in files]
     shown = diff if len(diff) <= MAX_DIFF_CHARS else diff[:MAX_DIFF_CHARS] + "\n… (truncated)\n"
     fence = "````" if "```" in shown else "```"
