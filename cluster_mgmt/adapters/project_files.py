@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from cluster_mgmt.adapters.project_fs import MANIFEST
 from cluster_mgmt.core.config import CONFIG_FILE
+from cluster_mgmt.errors import UserError
 
 # Top-level files and directories that make up a project.
 PROJECT_FILES = (CONFIG_FILE, ".gitlab-ci.yml", "README.md", "environments.yaml", ".gitignore")
@@ -34,7 +35,10 @@ def read_project_files(root: Path) -> dict[PurePosixPath, bytes]:
         if any(part.startswith(".") and part.endswith(".tmp") for part in rel.parts):
             continue  # a write in progress (project_fs writes via .name.*.tmp)
         if path.stat().st_size > MAX_FILE_BYTES:
-            continue
+            raise UserError(
+                f"{rel} is larger than {MAX_FILE_BYTES // 1024} KiB: not a project file",
+                hint="move it out of the project directory",
+            )
         found[rel] = path.read_bytes()
     return dict(sorted(found.items()))
 

@@ -488,6 +488,28 @@ def ensure_alert_integration(
     return integration, changes
 
 
+def setup_alert_integration(
+    project_dir: Path,
+    *,
+    env: str | None = None,
+    gitlab_url: str | None = None,
+    project: str | None = None,
+    dry_run: bool = False,
+    rotate: bool = False,
+) -> tuple[AlertIntegration | None, list[Change]]:
+    """:func:`ensure_alert_integration` for a project directory, on its own.
+
+    The alerting commands use it to (re)create the integration and its
+    ``GITLAB_ALERTS_KEY`` variables without the rest of bootstrap.
+    """
+    local = load_project(project_dir)
+    envs = local.env_names(env)
+    target = resolve_target(local, gitlab_url, project)
+    client = connect(target.url)
+    remote = client.project(target.project)
+    return ensure_alert_integration(client, remote, envs, dry_run=dry_run, rotate=rotate)
+
+
 # -- lint -------------------------------------------------------------------------------------
 
 

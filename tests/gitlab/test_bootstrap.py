@@ -326,3 +326,68 @@ def test_bad_cron_is_refused(project_dir: Path, fake: FakeGitLab, run_cli, cron:
     assert result.exit_code == 2
     assert "must have 5 fields" in result.stderr
     assert fake.requests == []
+
+
+def test_alert_step_on_its_own(project_dir: Path, fake: FakeGitLab) -> None:
+    from cluster_mgmt.ops.gitlab import setup_alert_integration
+
+    planned, plan = setup_alert_integration(project_dir, env="dev", dry_run=True)
+    assert planned is None and [c.action for c in plan] == ["create", "create"]
+    assert fake.project(PROJECT).integrations == []
+    integration, changes = setup_alert_integration(project_dir, env="dev")
+    assert integration is not None and integration.url.endswith("/prometheus/alerts/notify.json")
+    assert [c.action for c in changes] == ["create", "create"]
+    assert _variable(fake, "GITLAB_ALERTS_KEY", "dev")["value"] == integration.token
+    _, again = setup_alert_integration(project_dir)
+    assert [c.action for c in again] == ["unchanged", "unchanged", "create"]  # staging is new
+
+
+def test_dry_run_of_a_project_to_create(project_dir: Path, fake: FakeGitLab, run_cli) -> None:
+    result = _bootstrap(
+        run_cli, project_dir, "--project", "my-group/later", "--create-project", "--dry-run"
+    )
+    assert _row(result.stdout, "create", "project my-group/later")
+    assert _row(result.stdout, "create", "files on main (one commit)")
+    assert _row(result.stdout, "create", "alert integration")
+    assert not any(p.path == "my-group/later" for p in fake.projects.values())
+
+
+def test_show_token_prints_new_tokens_to_a_terminal(project_dir: Path, fake: FakeGitLab) -> None:
+    import pty
+    import select
+    import time
+
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CI_")}
+    env["GITLAB_TOKEN"] = TOKEN
+    argv = [sys.executable, "-m", "cluster_mgmt", "-C", str(project_dir), "gitlab", "bootstrap"]
+    argv += ["--env", "dev", "--no-alerts", "--show-token"]
+    process = subprocess.Popen(argv, stdout=secondary, stderr=subprocess.PIPE, env=env)
+    os.close(secondary)
+    chunks = []
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 1.0)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        returncode = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        os.close(primary)
+        if process.poll() is None:
+            process.kill()
+        assert process.stderr is not None
+        stderr = process.stderr.read().decode()
+        process.stderr.close()
+    assert returncode == 0, stderr
+    [token] = _active_tokens(fake, "dev-agent")
+    assert f"agent token of dev: {token['token']}" in b"".join(chunks).decode()
