@@ -359,13 +359,19 @@ class GitLabClient:
         """Files of ``ref`` (recursive) as path → git blob id; {} for an empty repository."""
         if project.default_branch is None:
             return {}
-        items = self._list(
-            f"list files of {ref}",
-            f"/projects/{project.id}/repository/tree",
-            project=project.path,
-            recursive=True,
-            ref=ref,
-        )
+        try:
+            items = self._list(
+                f"list files of {ref}",
+                f"/projects/{project.id}/repository/tree",
+                project=project.path,
+                recursive=True,
+                ref=ref,
+            )
+        except GitLabApiError as exc:
+            # An empty repository already names its default branch, but has no tree yet.
+            if exc.status == 404:
+                return {}
+            raise
         return {item["path"]: item["id"] for item in items if item.get("type") == "blob"}
 
     def branch_exists(self, project: Project, branch: str) -> bool:

@@ -30,6 +30,7 @@ from cluster_mgmt.adapters.secrets import redact
 from cluster_mgmt.core.config import CONFIG_FILE
 from cluster_mgmt.core.gitlab_rules import blob_id, cron_problem
 from cluster_mgmt.errors import UserError
+from cluster_mgmt.ops.kube_target import environment_targets
 from cluster_mgmt.ops.project import Project as LocalProject
 from cluster_mgmt.ops.project import load_project, plan_render
 
@@ -158,6 +159,7 @@ def bootstrap(project_dir: Path, options: BootstrapOptions) -> BootstrapResult:
     if remote is not None and remote.default_branch is None and not options.dry_run:
         remote = client.project(target.project)  # the first commit made the default branch
     config = local.config
+    contexts = environment_targets(local, options.env)
     for env in envs:
         agent_name = config.environments[env].agent
         agent, change = _ensure_agent(client, remote, agent_name, options.dry_run)
@@ -172,7 +174,7 @@ def bootstrap(project_dir: Path, options: BootstrapOptions) -> BootstrapResult:
                 remote,
                 Variable(
                     KUBE_CONTEXT_VAR,
-                    config.kube_context(env),
+                    contexts[env].context or config.kube_context(env),
                     environment_scope=env,
                     description="Kube context of this environment (cluster-mgmt bootstrap)",
                 ),

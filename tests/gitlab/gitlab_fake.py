@@ -354,7 +354,8 @@ class FakeGitLab:
             "id": project.id,
             "path_with_namespace": project.path,
             "name": project.path.rpartition("/")[2],
-            "default_branch": project.default_branch,
+            # An empty repository reports the instance's default branch name already.
+            "default_branch": project.default_branch or "main",
             "web_url": f"{self.url}/{project.path}",
         }
 
