@@ -15,16 +15,47 @@ import json
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gitlab
 import requests
 from gitlab import exceptions as gl_exc
 
+from cluster_mgmt.adapters.gitlab_records import (
+    Agent,
+    AgentToken,
+    AlertIntegration,
+    FileAction,
+    LintMessage,
+    LintResult,
+    MergeRequest,
+    Project,
+    Schedule,
+    Variable,
+    job_of,
+    merge_request_from,
+    project_from,
+    schedule_from,
+    variable_from,
+)
 from cluster_mgmt.adapters.secrets import redact, register_secret
 from cluster_mgmt.core.gitlab_rules import masked_value_problem, variable_key_problem
 from cluster_mgmt.errors import ClusterError, UserError
+
+__all__ = [
+    "Agent",
+    "AgentToken",
+    "AlertIntegration",
+    "FileAction",
+    "GitLabApiError",
+    "GitLabClient",
+    "LintMessage",
+    "LintResult",
+    "MergeRequest",
+    "Project",
+    "Schedule",
+    "Variable",
+]
 
 T = TypeVar("T")
 
@@ -37,123 +68,6 @@ TOKEN_HINT = (
     "use a project access token (or personal access token) with scope `api` and the "
     "Maintainer role in GITLAB_TOKEN"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Project:
-    """A GitLab project."""
-
-    id: int
-    path: str
-    default_branch: str | None
-    web_url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    """A registered GitLab agent for Kubernetes."""
-
-    id: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class AgentToken:
-    """An agent token as listed (the secret itself is only returned at creation)."""
-
-    id: int
-    name: str
-    status: str
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    """A project CI/CD variable in one environment scope."""
-
-    key: str
-    value: str
-    environment_scope: str = "*"
-    masked: bool = False
-    protected: bool = False
-    raw: bool = False
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """A pipeline schedule and its variables."""
-
-    id: int
-    description: str
-    ref: str
-    cron: str
-    cron_timezone: str
-    active: bool
-    variables: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class MergeRequest:
-    """A merge request."""
-
-    iid: int
-    title: str
-    description: str
-    web_url: str
-    source_branch: str
-    target_branch: str
-
-
-@dataclass(frozen=True, slots=True)
-class LintMessage:
-    """One CI lint error or warning, with the job it is about when GitLab names one."""
-
-    severity: str  # "error" | "warning"
-    text: str
-    job: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LintResult:
-    """What ``POST /projects/:id/ci/lint`` said."""
-
-    valid: bool
-    messages: tuple[LintMessage, ...]
-    jobs: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AlertIntegration:
-    """A project alert integration (HTTP endpoint + authorization key)."""
-
-    id: str
-    name: str
-    type: str
-    active: bool
-    url: str
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileAction:
-    """One action of a commit: create, update or delete a file."""
-
-    action: str
-    path: str
-    content: bytes = b""
-
-    def payload(self) -> dict[str, str]:
-        """The commits API form: text files as text, anything else base64."""
-        body: dict[str, str] = {"action": self.action, "file_path": self.path}
-        if self.action == "delete":
-            return body
-        try:
-            body["content"] = self.content.decode("utf-8")
-        except UnicodeDecodeError:
-            body["content"] = base64.b64encode(self.content).decode("ascii")
-            body["encoding"] = "base64"
-        return body
 
 
 class GitLabApiError(ClusterError):
@@ -326,7 +240,7 @@ class GitLabClient:
     def project(self, path: str) -> Project:
         """The project at ``path`` (``group/name``); a missing one names the path."""
         data = self._get(f"read project {path}", f"/projects/{_enc(path)}", project=path)
-        return _project(data)
+        return project_from(data)
 
     def find_project(self, path: str) -> Project | None:
         """The project at ``path``, or None when it does not exist."""
@@ -353,7 +267,7 @@ class GitLabClient:
             if _already_exists(exc):
                 return self.project(path)
             raise
-        return _project(data)
+        return project_from(data)
 
     def tree(self, project: Project, ref: str) -> dict[str, str]:
         """Files of ``ref`` (recursive) as path → git blob id; {} for an empty repository."""
@@ -504,7 +418,7 @@ class GitLabClient:
             "list CI/CD variables", f"/projects/{project.id}/variables", project.path
         ):
             if item["key"] == key and item.get("environment_scope", "*") == scope:
-                return _variable(item)
+                return variable_from(item)
         return None
 
     def set_variable(self, project: Project, var: Variable, *, exists: bool) -> None:
@@ -548,7 +462,7 @@ class GitLabClient:
         found = []
         for item in self._list("list pipeline schedules", base, project.path):
             detail = self._get("read a pipeline schedule", f"{base}/{item['id']}", project.path)
-            found.append(_schedule(detail))
+            found.append(schedule_from(detail))
         return found
 
     def save_schedule(
@@ -601,7 +515,7 @@ class GitLabClient:
             source_branch=source,
             target_branch=target,
         )
-        return [_merge_request(i) for i in items]
+        return [merge_request_from(i) for i in items]
 
     def create_merge_request(
         self, project: Project, *, source: str, target: str, title: str, description: str
@@ -619,7 +533,7 @@ class GitLabClient:
             },
             project.path,
         )
-        return _merge_request(data)
+        return merge_request_from(data)
 
     def update_merge_request(
         self, project: Project, iid: int, *, title: str, description: str
@@ -631,7 +545,7 @@ class GitLabClient:
             {"title": title, "description": description},
             project.path,
         )
-        return _merge_request(data)
+        return merge_request_from(data)
 
     # -- CI lint ------------------------------------------------------------------------------
 
@@ -644,11 +558,11 @@ class GitLabClient:
             "lint the pipeline", f"/projects/{project.id}/ci/lint", data, project.path
         )
         messages = [
-            LintMessage("error", str(text), _job_of(str(text)))
+            LintMessage("error", str(text), job_of(str(text)))
             for text in result.get("errors") or []
         ]
         messages += [
-            LintMessage("warning", str(text), _job_of(str(text)))
+            LintMessage("warning", str(text), job_of(str(text)))
             for text in result.get("warnings") or []
         ]
         jobs = tuple(str(j.get("name")) for j in result.get("jobs") or [] if isinstance(j, dict))
@@ -758,62 +672,6 @@ def _integration_payload(data: Mapping[str, Any], field_name: str, what: str) ->
 
 def _enc(path: str) -> str:
     return urllib.parse.quote(path, safe="")
-
-
-def _project(data: Mapping[str, Any]) -> Project:
-    return Project(
-        id=int(data["id"]),
-        path=str(data["path_with_namespace"]),
-        default_branch=data.get("default_branch") or None,
-        web_url=str(data.get("web_url") or ""),
-    )
-
-
-def _variable(item: Mapping[str, Any]) -> Variable:
-    return Variable(
-        key=str(item["key"]),
-        value=str(item.get("value") or ""),
-        environment_scope=str(item.get("environment_scope") or "*"),
-        masked=bool(item.get("masked")),
-        protected=bool(item.get("protected")),
-        raw=bool(item.get("raw")),
-        description=str(item.get("description") or ""),
-    )
-
-
-def _schedule(item: Mapping[str, Any]) -> Schedule:
-    return Schedule(
-        id=int(item["id"]),
-        description=str(item.get("description") or ""),
-        ref=str(item.get("ref") or ""),
-        cron=str(item.get("cron") or ""),
-        cron_timezone=str(item.get("cron_timezone") or "UTC"),
-        active=bool(item.get("active")),
-        variables={str(v["key"]): str(v.get("value") or "") for v in item.get("variables") or []},
-    )
-
-
-def _merge_request(item: Mapping[str, Any]) -> MergeRequest:
-    return MergeRequest(
-        iid=int(item["iid"]),
-        title=str(item.get("title") or ""),
-        description=str(item.get("description") or ""),
-        web_url=str(item.get("web_url") or ""),
-        source_branch=str(item.get("source_branch") or ""),
-        target_branch=str(item.get("target_branch") or ""),
-    )
-
-
-def _job_of(text: str) -> str | None:
-    """The job a lint message is about: GitLab writes ``jobs:NAME ...`` or ``NAME job: ...``."""
-    if text.startswith("jobs:"):
-        rest = text[len("jobs:") :]
-        name = rest.split(" ", 1)[0]
-        return name.split(":", 1)[0] or None
-    head, sep, _ = text.partition(" job: ")
-    if sep and head and " " not in head:
-        return head
-    return None
 
 
 def _json_body(body: bytes | None) -> Any:
