@@ -146,6 +146,10 @@ class GitLabClient:
                     redact(f"GitLab unreachable at {self.url} ({what}): {_short(exc)}"),
                     hint="check --gitlab-url (or gitlab.url in cluster-mgmt.yaml)",
                 ) from None
+            except requests.RequestException as exc:
+                raise GitLabApiError(
+                    redact(f"GitLab request failed ({what}): {_short(exc)}")
+                ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _translate(

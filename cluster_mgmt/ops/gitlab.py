@@ -45,6 +45,9 @@ DEFAULT_BRANCH = "main"
 # GitLab allows two active tokens per agent: room for one rotation at a time.
 MAX_AGENT_TOKENS = 2
 _TOKEN_NOTE = re.compile(r"agent token (\d+) of agent ")
+_URL = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~%/\-]*)?")
+_PROJECT_PATH = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)+")
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +121,25 @@ def resolve_target(
             "no GitLab project: pass --gitlab-url and --project",
             hint=f"or run in a project whose {CONFIG_FILE} has gitlab.url and gitlab.project",
         )
-    return Target(url.rstrip("/"), path.strip("/"))
+    if not _URL.fullmatch(url):
+        raise UserError(f"GitLab URL {url!r} must be http(s)://host[:port][/path]")
+    path = path.strip("/")
+    if not _PROJECT_PATH.fullmatch(path):
+        raise UserError(f"GitLab project path {path!r} must look like group/name")
+    return Target(url.rstrip("/"), path)
 
 
 def connect(url: str, environ: Mapping[str, str] | None = None) -> GitLabClient:
     """A client authenticated by ``GITLAB_TOKEN`` (or ``CI_JOB_TOKEN`` where GitLab allows)."""
     source = environ if environ is not None else os.environ
-    return GitLabClient(
-        url,
-        token=source.get("GITLAB_TOKEN") or None,
-        job_token=source.get("CI_JOB_TOKEN") or None,
-    )
+    tokens: dict[str, str | None] = {}
+    for name in ("GITLAB_TOKEN", "CI_JOB_TOKEN"):
+        value = (source.get(name) or "").strip()
+        # A pasted token with a space or a line break inside would end up in an HTTP error.
+        if value and not _TOKEN.fullmatch(value):
+            raise UserError(f"{name} contains whitespace or control characters")
+        tokens[name] = value or None
+    return GitLabClient(url, token=tokens["GITLAB_TOKEN"], job_token=tokens["CI_JOB_TOKEN"])
 
 
 # -- bootstrap --------------------------------------------------------------------------------

@@ -138,3 +138,33 @@ def test_graphql_permission_error_is_one_line(fake: FakeGitLab) -> None:
         client.create_alert_integration(project, "x")
     assert "don't have permission" in info.value.message
     assert "\n" not in info.value.message
+
+
+def test_token_with_a_line_break_is_refused_without_echoing_it(
+    project_dir: Path, fake: FakeGitLab, run_cli, monkeypatch
+) -> None:
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-pasted\nwith-a-break")
+    line = _fails(
+        run_cli("-C", project_dir, "gitlab", "bootstrap"),
+        "GITLAB_TOKEN contains whitespace or control characters",
+    )
+    assert "pasted" not in line
+    assert fake.requests == []
+    # A trailing newline (echo "$TOKEN" > file; export GITLAB_TOKEN=$(cat file)) is fine.
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN + "\n")
+    assert run_cli("-C", project_dir, "gitlab", "bootstrap", "--dry-run").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--gitlab-url", "gitlab.example.com", "must be http(s)://host"),
+        ("--project", "no-group", "must look like group/name"),
+        ("--project", "group/with space", "must look like group/name"),
+    ],
+)
+def test_bad_url_or_project_flag(
+    project_dir: Path, fake: FakeGitLab, run_cli, flag: str, value: str, message: str
+) -> None:
+    _fails(run_cli("-C", project_dir, "gitlab", "bootstrap", flag, value), message)
+    assert fake.requests == []
