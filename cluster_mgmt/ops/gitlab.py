@@ -346,6 +346,11 @@ def _ensure_agent_token(
     changes.append(Change(action, label, "masked, protected"))
     if old is not None:
         changes.append(Change("revoke", f"agent {agent_name} token {old.id}", "replaced"))
+    # Tokens an interrupted earlier run made for this environment are held by nothing.
+    leftovers = [t for t in spare if t not in to_free and t.name == f"cluster-mgmt-{env}"]
+    changes.extend(
+        Change("revoke", f"agent {agent_name} token {token.id}", "unused") for token in leftovers
+    )
     if options.dry_run or remote is None or agent is None:
         return changes, None
     for token in to_free:
@@ -369,8 +374,8 @@ def _ensure_agent_token(
         ),
         exists=var is not None,
     )
-    if old is not None:
-        client.revoke_agent_token(remote, agent, old.id)
+    for token in [old, *leftovers] if old is not None else leftovers:
+        client.revoke_agent_token(remote, agent, token.id)
     return changes, secret
 
 

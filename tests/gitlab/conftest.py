@@ -6,10 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitlab_fake import FakeGitLab
+from gitlab_fake import PROJECT, TOKEN, FakeGitLab
 
-PROJECT = "my-group/clusters"
-TOKEN = "glpat-maintainer-0123456789"
 CI_VARS = ("CI_SERVER_URL", "CI_PROJECT_PATH", "CI_DEFAULT_BRANCH", "CI_JOB_TOKEN")
 
 

@@ -26,6 +26,9 @@ from typing import Any
 
 import yaml
 
+# The group/project and the Maintainer `api` token the test fixtures set up.
+PROJECT = "my-group/clusters"
+TOKEN = "glpat-maintainer-0123456789"
 MAINTAINER = 40
 DEVELOPER = 30
 MASKABLE = re.compile(r"\A[a-zA-Z0-9_+=/@:.~-]{8,}\Z")

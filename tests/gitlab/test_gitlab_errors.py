@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, TOKEN
-from gitlab_fake import DEVELOPER, FakeGitLab
+from gitlab_fake import DEVELOPER, PROJECT, TOKEN, FakeGitLab
 
 from cluster_mgmt.adapters.gitlab import GitLabClient, Variable
 from cluster_mgmt.errors import ClusterError

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PROJECT
-from gitlab_fake import FakeGitLab
+from gitlab_fake import PROJECT, FakeGitLab
 
 from cluster_mgmt.core.stack import CHARTS
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import PROJECT, TOKEN
-from gitlab_fake import FakeGitLab
+from gitlab_fake import PROJECT, TOKEN, FakeGitLab
 
 from cluster_mgmt.adapters.gitlab import GitLabClient, Variable
 from cluster_mgmt.core.gitlab_rules import masked_value_problem

@@ -10,8 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, TOKEN
-from gitlab_fake import FakeGitLab
+from gitlab_fake import PROJECT, TOKEN, FakeGitLab
 
 from cluster_mgmt.adapters.project_files import read_project_files
 
@@ -391,3 +390,18 @@ def test_show_token_prints_new_tokens_to_a_terminal(project_dir: Path, fake: Fak
     assert returncode == 0, stderr
     [token] = _active_tokens(fake, "dev-agent")
     assert f"agent token of dev: {token['token']}" in b"".join(chunks).decode()
+
+
+def test_a_token_left_by_an_interrupted_run_is_cleaned_up(
+    project_dir: Path, fake: FakeGitLab, run_cli
+) -> None:
+    # The variable could not be stored last time: the token made then is held by nothing.
+    fake.fail_next("POST", r"/variables$", 400)
+    failed = run_cli("-C", project_dir, "gitlab", "bootstrap", "--env", "dev", "--no-alerts")
+    assert failed.exit_code == 2
+    [orphan] = _active_tokens(fake, "dev-agent")
+    result = _bootstrap(run_cli, project_dir, "--env", "dev", "--no-alerts")
+    assert _row(result.stdout, "revoke", f"agent dev-agent token {orphan['id']}")
+    [token] = _active_tokens(fake, "dev-agent")
+    assert token["id"] != orphan["id"]
+    assert _variable(fake, "GITLAB_AGENT_TOKEN", "dev")["value"] == token["token"]
