@@ -31,6 +31,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "gitlab_group",
         "GitLab set-up: bootstrap, lint, upgrade-mr.",
     ),
+    "alerts": (
+        "cluster_mgmt.cli.alerts",
+        "alerts",
+        "Hubble alerting rules; a test alert to GitLab.",
+    ),
 }
 
 

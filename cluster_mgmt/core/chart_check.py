@@ -35,6 +35,34 @@ class ChartData:
             paths.update((name, *p) for p in sub.all_documented())
         return frozenset(paths)
 
+    def key_schema(self) -> Mapping[str, Any] | None:
+        """The schema that tells which keys exist: each subchart's under its key, refs inlined.
+
+        A parent chart's schema often lists a subchart's key with a few properties only
+        (prometheus' ``alertmanager``); the subchart's own schema declares the rest, some
+        of it behind ``$ref`` (alertmanager's ``config.route``).
+        """
+        own = _inline_refs(self.schema, self.schema) if self.schema else None
+        subs: dict[str, Mapping[str, Any]] = {}
+        for name, sub in self.subcharts.items():
+            sub_schema = sub.key_schema()
+            if sub_schema:
+                subs[name] = sub_schema
+        if not subs:
+            return own
+        merged: dict[str, Any] = dict(own or {"type": "object"})
+        props: dict[str, Any] = dict(_schema_props(merged) or {})
+        for name, sub_schema in subs.items():
+            parent = props.get(name)
+            if isinstance(parent, Mapping):
+                sub_props = _schema_props(sub_schema) or {}
+                parent_props = _schema_props(parent) or {}
+                props[name] = {**sub_schema, **parent, "properties": {**sub_props, **parent_props}}
+            else:
+                props[name] = sub_schema
+        merged["properties"] = props
+        return merged
+
     def effective_defaults(self) -> dict[str, Any]:
         """Defaults with each subchart's defaults under its key (the parent's win)."""
         merged = dict(self.values)
@@ -89,6 +117,28 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = value
+    return out
+
+
+# How many ``$ref`` hops are inlined inside one another (recursive definitions such as
+# Alertmanager's nested routes stop there).
+_MAX_REF_DEPTH = 4
+
+
+def _inline_refs(node: Any, root: Mapping[str, Any], depth: int = 0) -> Any:
+    """``node`` with local ``$ref`` (``#/definitions/...``) replaced by what they point at."""
+    if isinstance(node, list):
+        return [_inline_refs(item, root, depth) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out = {key: _inline_refs(value, root, depth) for key, value in node.items() if key != "$ref"}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and depth < _MAX_REF_DEPTH:
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        if isinstance(target, Mapping):
+            out = {**_inline_refs(target, root, depth + 1), **out}
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,6 +25,9 @@ _PROJECT_RE = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+
+
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 
 class Provider(StrEnum):
@@ -51,11 +54,12 @@ class SiemProtocol(StrEnum):
     TLS = "tls"
 
 
-# Metrics Hubble always exports (flows and drops labelled with source and destination
-# namespace, policy verdicts) and the optional ones a user may add. Namespace context on
-# `drop` is what lets `stats` give drop reasons per namespace.
+# Metrics Hubble always exports (flows, drops and policy verdicts labelled with source and
+# destination namespace) and the optional ones a user may add. Namespace context on `drop`
+# is what lets `stats` give drop reasons per namespace, and on `policy` what lets an alert
+# name the namespace of audited (would-be-denied) traffic.
 _NS_CONTEXT = "sourceContext=namespace;destinationContext=namespace"
-BASE_HUBBLE_METRICS = (f"flow:{_NS_CONTEXT}", f"drop:{_NS_CONTEXT}", "policy")
+BASE_HUBBLE_METRICS = (f"flow:{_NS_CONTEXT}", f"drop:{_NS_CONTEXT}", f"policy:{_NS_CONTEXT}")
 OPTIONAL_HUBBLE_METRICS = ("dns", "tcp", "port-distribution", "icmp", "http", "flows-to-world")
 
 
@@ -207,6 +211,183 @@ class Siem(_Model):
         return self
 
 
+# A Prometheus duration (`30s`, `10m`, `1h30m`, `7d`): the only form a window may take, since
+# it is written into PromQL and rule files.
+_DURATION_RE = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_DURATION_SECONDS = {
+    "ms": 0.001,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 604800,
+    "y": 31536000,
+}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration such as ``1h30m`` (already validated)."""
+    return sum(int(n) * _DURATION_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def _check_duration(value: str) -> str:
+    if not _DURATION_RE.fullmatch(value) or duration_seconds(value) <= 0:
+        raise ValueError("must be a Prometheus duration such as 30s, 10m, 1h or 1h30m")
+    return value
+
+
+Duration = Annotated[str, Field(description="A Prometheus duration: 30s, 10m, 1h, 1d.")]
+PerSecond = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class Severity(StrEnum):
+    """Alert severity, in GitLab's own terms (the ``severity`` label GitLab reads)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+class _Rule(_Model):
+    enabled: Annotated[bool, Field(description="Whether this alert is rendered.")] = True
+    for_: Annotated[
+        Duration,
+        Field(alias="for", description="How long the condition must hold before it fires."),
+    ] = "5m"
+    severity: Severity = Severity.HIGH
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_enum_values=True, populate_by_name=True
+    )
+
+    @field_validator("for_", "window", "baseline", check_fields=False)
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _check_duration(value)
+
+
+class PolicyDropsRule(_Rule):
+    """Blocking mode: packets dropped by network policy, per namespace."""
+
+    threshold: Annotated[PerSecond, Field(description="Policy-denied drops per second.")] = 0.1
+    window: Duration = "5m"
+
+
+class AuditVerdictsRule(_Rule):
+    """Audit mode: policy verdicts that would have denied traffic, per namespace."""
+
+    threshold: Annotated[PerSecond, Field(description="Would-be-denied verdicts per second.")] = 0.1
+    window: Duration = "10m"
+    for_: Annotated[Duration, Field(alias="for")] = "10m"
+    severity: Severity = Severity.MEDIUM
+
+
+class DropRatioSpikeRule(_Rule):
+    """Dropped flows' share jumps above the namespace's own recent baseline."""
+
+    factor: Annotated[
+        float,
+        Field(
+            gt=1,
+            allow_inf_nan=False,
+            description="Fires when the ratio exceeds this many times its baseline.",
+        ),
+    ] = 3.0
+    min_ratio: Annotated[
+        float,
+        Field(
+            gt=0,
+            lt=1,
+            allow_inf_nan=False,
+            description="...and is at least this share of the namespace's flows.",
+        ),
+    ] = 0.05
+    min_rate: Annotated[
+        PerSecond,
+        Field(
+            description="...and at least this many drops per second (quiet namespaces stay quiet)."
+        ),
+    ] = 0.05
+    window: Duration = "10m"
+    baseline: Annotated[
+        Duration, Field(description="The recent past the ratio is compared with.")
+    ] = "1d"
+
+
+class MetricsMissingRule(_Rule):
+    """Hubble's metrics are absent or their scrape target is down."""
+
+    window: Duration = "10m"
+    for_: Annotated[Duration, Field(alias="for")] = "10m"
+
+
+class AlertRules(_Model):
+    """The alerting rules, each with its thresholds and window."""
+
+    policy_drops: PolicyDropsRule = PolicyDropsRule()
+    audit_verdicts: AuditVerdictsRule = AuditVerdictsRule()
+    drop_ratio_spike: DropRatioSpikeRule = DropRatioSpikeRule()
+    metrics_missing: MetricsMissingRule = MetricsMissingRule()
+
+
+class Alerts(_Model):
+    """Alerting on Hubble metrics, delivered by Alertmanager to the project's GitLab alerts.
+
+    Set at the top level for every environment and per environment; an environment's
+    fields override the top-level ones one by one.
+    """
+
+    enabled: Annotated[
+        bool,
+        Field(description="Render the rules and run Alertmanager (needs the prometheus app)."),
+    ] = True
+    url: Annotated[
+        str | None,
+        Field(
+            description="The GitLab alert integration's webhook URL (Prometheus type), as "
+            "`cluster-mgmt gitlab bootstrap` prints it. Default: "
+            "<gitlab.url>/<gitlab.project>/prometheus/alerts/notify.json."
+        ),
+    ] = None
+    rules: AlertRules = AlertRules()
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parsed = urlparse(value)
+        if (
+            parsed.scheme not in ("https", "http")
+            or not parsed.hostname
+            or any(ch.isspace() or ord(ch) < 32 or ch in "\"'<>`{}" for ch in value)
+        ):
+            raise ValueError(
+                "must be an http(s) URL such as https://gitlab.example.com/group/project/"
+                "alerts/notify/cluster-mgmt/0123456789abcdef.json"
+            )
+        if parsed.username or parsed.password:
+            raise ValueError("must not carry credentials: the key comes from GITLAB_ALERTS_KEY")
+        if parsed.fragment:
+            raise ValueError("must not have a #fragment")
+        return value
+
+
+def overlay(base: _ModelT, top: _ModelT) -> _ModelT:
+    """``base`` with the fields set explicitly in ``top`` (nested models field by field)."""
+    updates: dict[str, object] = {}
+    for name in top.model_fields_set:
+        value = getattr(top, name)
+        under = getattr(base, name)
+        if isinstance(value, BaseModel) and isinstance(under, BaseModel):
+            value = overlay(under, value)
+        updates[name] = value
+    return base.model_copy(update=updates)
+
+
 class Environment(_Model):
     """One cluster."""
 
@@ -222,6 +403,7 @@ class Environment(_Model):
     ingress: Ingress = Ingress()
     siem: Siem | None = None
     apps: Apps = Apps()
+    alerts: Alerts = Alerts()
 
     @field_validator("base_domain")
     @classmethod
@@ -255,6 +437,9 @@ class ProjectConfig(_Model):
     gitlab: GitLab
     charts: Charts = Charts()
     apps: Apps = Apps()
+    alerts: Annotated[Alerts, Field(description="Alerting defaults for every environment.")] = (
+        Alerts()
+    )
     environments: Annotated[dict[str, Environment], Field(min_length=1)]
 
     @field_validator("environments")
@@ -285,6 +470,20 @@ class ProjectConfig(_Model):
         if app == "ingress" and env.ingress.controller == IngressController.CILIUM:
             return False  # Cilium's own controller: no separate release
         return DEFAULT_APPS[app]
+
+    def alerts_for(self, env_name: str) -> Alerts:
+        """The alerting settings of an environment (its own over the top-level ones)."""
+        return overlay(self.alerts, self.environments[env_name].alerts)
+
+    def alerting(self, env_name: str) -> bool:
+        """Whether alerts are on in an environment (they need the prometheus release)."""
+        return self.alerts_for(env_name).enabled and self.app_enabled(env_name, "prometheus")
+
+    def alerts_url(self, env_name: str) -> str:
+        """Where Alertmanager posts: the configured URL, or the project's Prometheus endpoint."""
+        return self.alerts_for(env_name).url or (
+            f"{self.gitlab.url}/{self.gitlab.project}/prometheus/alerts/notify.json"
+        )
 
     def kube_context(self, env_name: str) -> str:
         """The kube context of an environment (GitLab agent context by default)."""

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from ruamel.yaml import YAML
 
+from cluster_mgmt.core import alerts
 from cluster_mgmt.core import values as v
 from cluster_mgmt.core.config import CONFIG_FILE, IngressController, ProjectConfig
 from cluster_mgmt.core.stack import CHARTS, RELEASES
@@ -109,6 +110,7 @@ def _state_values(config: ProjectConfig, env_name: str) -> dict[str, Any]:
             "chart": CHARTS[ingress].ref,
             "version": config.chart_version(ingress, CHARTS[ingress].version),
         },
+        "alerts": {"enabled": config.alerting(env_name)},
     }
 
 
@@ -163,6 +165,9 @@ def render(config: ProjectConfig, assets: Assets) -> RenderedProject:
         "# variable (masked and protected in CI/CD settings) when helm runs; never commit it.\n"
         'config:\n  token: {{ requiredEnv "GITLAB_AGENT_TOKEN" | quote }}\n'
     )
+
+    if any(config.alerting(name) for name in config.environments):
+        gen[PurePosixPath("values", "alerts-key.yaml.gotmpl")] = alerts.key_secret_values_template()
 
     for env_name, env in config.environments.items():
         gen[PurePosixPath("environments", f"{env_name}.yaml")] = _header(
@@ -319,5 +324,6 @@ def _pipeline(config: ProjectConfig) -> str:
     }
     return (
         "# The pipeline of this cluster-management project: yours to edit.\n"
-        "# GITLAB_AGENT_TOKEN must be a masked, protected CI/CD variable.\n" + dump_yaml(jobs)
+        "# GITLAB_AGENT_TOKEN and GITLAB_ALERTS_KEY must be masked, protected CI/CD variables.\n"
+        + dump_yaml(jobs)
     )

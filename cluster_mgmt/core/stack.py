@@ -66,3 +66,5 @@ PROMETHEUS_PORT = 80
 HUBBLE_EXPORT_DIR = "/var/run/cilium/hubble"
 HUBBLE_EXPORT_FILE = f"{HUBBLE_EXPORT_DIR}/events.log"
 HUBBLE_METRICS_PORT = 9965
+# The Service the Cilium chart puts in front of Hubble's metrics (annotated for scraping).
+HUBBLE_METRICS_SERVICE = "hubble-metrics"

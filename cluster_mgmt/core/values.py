@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cluster_mgmt.core import alerts
 from cluster_mgmt.core.config import (
     BASE_HUBBLE_METRICS,
     Environment,
@@ -152,7 +153,7 @@ def prometheus_values(config: ProjectConfig, env_name: str) -> Values:
     """
     env = config.environments[env_name]
     persistent = env.provider != Provider.KIND
-    return {
+    values: Values = {
         "alertmanager": {"enabled": False},
         "prometheus-pushgateway": {"enabled": False},
         "server": {
@@ -161,6 +162,11 @@ def prometheus_values(config: ProjectConfig, env_name: str) -> Values:
             "global": {"scrape_interval": "30s"},
         },
     }
+    if config.alerting(env_name):
+        # Rules on Hubble's metrics; Alertmanager posts them to the GitLab integration.
+        values["alertmanager"] = alerts.alertmanager_values(config, env_name, persistent)
+        values["serverFiles"] = {"alerting_rules.yml": alerts.rule_file(config, env_name)}
+    return values
 
 
 FLUENTD_POS_DIR = "/var/lib/fluentd-hubble"

@@ -129,7 +129,7 @@ def _check_release(
             report.problems.append(f"{Location(name, 1, 1)}: values must be a mapping")
             continue
         for problem in unknown_keys(
-            yamlio.to_plain(doc), defaults, chart.schema, documented=chart.all_documented()
+            yamlio.to_plain(doc), defaults, chart.key_schema(), documented=chart.all_documented()
         ):
             loc = yamlio.locate(doc, problem.path, name)
             report.problems.append(f"{loc}: {loc.field}: {problem.message}")

@@ -64,6 +64,8 @@ def test_stack_deploys_and_cilium_runs_in_audit_mode(cluster, tmp_path: Path, ru
     config = project / "cluster-mgmt.yaml"
     # No GitLab here: no agent; the kube context is kind's own.
     text = config.read_text().replace("gitlab_agent: true", "gitlab_agent: false")
+    # No GitLab alert integration either.
+    text = text.replace("alerts:\n  enabled: true", "alerts:\n  enabled: false")
     text = text.replace(
         "    agent: e2e\n", "    agent: e2e\n    kube_context: kind-cluster-mgmt-e2e\n"
     )
