@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 WAIT_STEP_S = 0.2
@@ -161,3 +162,47 @@ def wait_for(condition: Callable[[], Any], deadline_s: float, what: str) -> Any:
             return result
         time.sleep(WAIT_STEP_S)
     raise AssertionError(f"timed out after {deadline_s:g}s waiting for {what}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running(argv: list[str], ready_url: str, log: Path, deadline_s: float = 60.0) -> Iterator[None]:
+    """Run ``argv`` until the block ends; wait (bounded) until ``ready_url`` answers 200."""
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        try:
+
+            def ready() -> bool:
+                if process.poll() is not None:
+                    raise AssertionError(
+                        f"{argv[0]} exited {process.returncode}: {log.read_text()[-3000:]}"
+                    )
+                try:
+                    with urllib.request.urlopen(ready_url, timeout=2) as response:
+                        return bool(response.status == 200)
+                except (urllib.error.URLError, OSError):
+                    return False
+
+            wait_for(ready, deadline_s, f"{argv[0]} to be ready")
+            yield
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=15)
