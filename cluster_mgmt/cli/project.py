@@ -139,6 +139,11 @@ def values_cmd(ctx: click.Context, release: str, env: str | None) -> None:
     click.echo(f"# {release} in {env}: " + " + ".join(sources))
     if release == "gitlab-agent":
         click.echo("# config.token is added at deploy time from $GITLAB_AGENT_TOKEN")
+    if release == "prometheus" and project.config.alerting(env):
+        click.echo(
+            "# extraManifests (the Secret gitlab-alerts-key) is added at deploy time from "
+            "$GITLAB_ALERTS_KEY"
+        )
     click.echo(dump_yaml(merged), nl=False)
 
 
