@@ -175,3 +175,15 @@ def test_default_url_is_the_projects_prometheus_endpoint(
         result = run_cli("-C", tmp_path, "alerts", "test", "--env", "dev")
         assert result.exit_code == 0, result.stderr
         assert len(gitlab.snapshot()) == 1
+
+
+def test_values_names_the_deploy_time_secret(tmp_path: Path, run_cli, monkeypatch) -> None:
+    monkeypatch.setenv("GITLAB_ALERTS_KEY", KEY)
+    project = _project(tmp_path, run_cli)
+    result = run_cli("-C", project, "values", "prometheus")
+    assert result.exit_code == 0, result.stderr
+    assert "gitlab-alerts-key) is added at deploy time from $GITLAB_ALERTS_KEY" in result.stdout
+    assert KEY not in result.stdout
+    values = yaml.load(result.stdout)
+    assert values["alertmanager"]["enabled"] is True
+    assert "extraManifests" not in values
