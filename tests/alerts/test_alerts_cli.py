@@ -187,3 +187,21 @@ def test_values_names_the_deploy_time_secret(tmp_path: Path, run_cli, monkeypatc
     values = yaml.load(result.stdout)
     assert values["alertmanager"]["enabled"] is True
     assert "extraManifests" not in values
+
+
+def test_alerts_help_stays_light() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cluster_mgmt", "alerts", "--help"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert "rules" in result.stdout and "test" in result.stdout
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "click" in imported
+    assert not imported & {"pydantic", "ruamel", "jinja2", "kubernetes", "gitlab"}
