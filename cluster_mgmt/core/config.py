@@ -211,9 +211,9 @@ class Siem(_Model):
         return self
 
 
-# A Prometheus duration (`30s`, `10m`, `1h30m`, `7d`): the only form a window may take, since
-# it is written into PromQL and rule files.
-_DURATION_RE = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
+# A Prometheus duration (`30s`, `10m`, `1h30m`, `7d`; units largest first, each once): the
+# only form a window may take, since it is written into PromQL and rule files.
+_DURATION_RE = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _DURATION_SECONDS = {
     "ms": 0.001,
@@ -232,9 +232,13 @@ def duration_seconds(text: str) -> float:
 
 
 def _check_duration(value: str) -> str:
-    if not _DURATION_RE.fullmatch(value) or duration_seconds(value) <= 0:
+    if not value or not _DURATION_RE.fullmatch(value) or duration_seconds(value) <= 0:
         raise ValueError("must be a Prometheus duration such as 30s, 10m, 1h or 1h30m")
     return value
+
+
+# rate() needs two samples in its window: two scrapes at the generated 30s scrape interval.
+MIN_RATE_WINDOW_S = 60
 
 
 Duration = Annotated[str, Field(description="A Prometheus duration: 30s, 10m, 1h, 1d.")]
@@ -267,6 +271,15 @@ class _Rule(_Model):
     @classmethod
     def _durations(cls, value: str) -> str:
         return _check_duration(value)
+
+    @field_validator("window", "baseline", check_fields=False)
+    @classmethod
+    def _rate_windows(cls, value: str) -> str:
+        if duration_seconds(value) < MIN_RATE_WINDOW_S:
+            raise ValueError(
+                f"must be at least {MIN_RATE_WINDOW_S}s: a rate needs two scrapes (every 30s)"
+            )
+        return value
 
 
 class PolicyDropsRule(_Rule):

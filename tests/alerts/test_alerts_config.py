@@ -44,6 +44,20 @@ CASES = [
         "did you mean 'policy_drops'",
     ),
     (
+        "window-shorter-than-two-scrapes",
+        HEAD + "alerts:\n  rules:\n    policy_drops:\n      window: 30s\n" + ENVS,
+        7,
+        "alerts.rules.policy_drops.window",
+        "at least 60s",
+    ),
+    (
+        "units-out-of-order",
+        HEAD + "alerts:\n  rules:\n    drop_ratio_spike:\n      baseline: 30m1h\n" + ENVS,
+        7,
+        "alerts.rules.drop_ratio_spike.baseline",
+        "Prometheus duration",
+    ),
+    (
         "bad-for",
         HEAD + "alerts:\n  rules:\n    metrics_missing:\n      for: soon\n" + ENVS,
         7,

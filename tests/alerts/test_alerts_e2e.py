@@ -53,22 +53,28 @@ def _prometheus_binary() -> str:
 
 
 def _config(url: str) -> ProjectConfig:
-    # Windows of seconds instead of minutes: the same rules, on a test's time scale.
-    return ProjectConfig.model_validate(
+    """The generated rules on a test's time scale: windows of seconds instead of minutes.
+
+    The config refuses windows under a minute (two scrapes at the generated 30s interval);
+    here Prometheus scrapes every second, so the short windows are set past validation.
+    """
+    config = ProjectConfig.model_validate(
         {
             "gitlab": {"project": "me/cluster-management"},
-            "alerts": {
-                "url": url,
-                "rules": {
-                    "policy_drops": {"threshold": 1, "window": "15s", "for": "5s"},
-                    "audit_verdicts": {"window": "15s", "for": "5s"},
-                    "drop_ratio_spike": {"window": "15s", "baseline": "1m", "for": "5s"},
-                    "metrics_missing": {"window": "30s", "for": "20s"},
-                },
-            },
+            "alerts": {"url": url},
             "environments": {ENV: {"provider": "kind", "agent": "e2e"}},
         }
     )
+    rules = config.alerts.rules
+    short = {
+        "policy_drops": {"threshold": 1.0, "window": "15s", "for_": "5s"},
+        "audit_verdicts": {"window": "15s", "for_": "5s"},
+        "drop_ratio_spike": {"window": "15s", "baseline": "1m", "for_": "5s"},
+        "metrics_missing": {"window": "30s", "for_": "20s"},
+    }
+    updated = {name: getattr(rules, name).model_copy(update=u) for name, u in short.items()}
+    alerts = config.alerts.model_copy(update={"rules": rules.model_copy(update=updated)})
+    return config.model_copy(update={"alerts": alerts})
 
 
 def _alerts(payloads: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
