@@ -263,10 +263,6 @@ class _Rule(_Model):
     ] = "5m"
     severity: Severity = Severity.HIGH
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, use_enum_values=True, populate_by_name=True
-    )
-
     @field_validator("for_", "window", "baseline", check_fields=False)
     @classmethod
     def _durations(cls, value: str) -> str:
