@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import yaml
 from policy_builders import deployment, manifest, namespace, netpol, pod
-from policy_helpers import conn_map, docs_of
+from policy_helpers import conn_map, docs_of, peer_text
 
 from cluster_mgmt.core.policy.documents import split_documents
 from cluster_mgmt.core.policy.inventory import WorkloadRef
@@ -165,3 +167,60 @@ def test_missing_source_is_a_user_error(run, monkeypatch):
     monkeypatch.delenv("KUBE_CONTEXT", raising=False)
     result = run("policy", "matrix")
     assert result.code == 2 and "--dir" in result.err and "--kube-context" in result.err
+
+
+# `kubectl get pods -A -o yaml` of a one-node minikube cluster with the ingress addon.
+MINIKUBE_PODS = Path(__file__).parent / "listings" / "minikube-pods.yaml"
+CONTROL_PLANE = {
+    "etcd-minikube": "etcd",
+    "kube-apiserver-minikube": "kube-apiserver",
+    "kube-controller-manager-minikube": "kube-controller-manager",
+    "kube-scheduler-minikube": "kube-scheduler",
+}
+
+
+def workload_texts(matrix_json):
+    return {
+        f"{peer_text(e[side])}[{e[side]['kind']}]"
+        for e in matrix_json
+        for side in ("src", "dst")
+        if "kind" in e[side]
+    }
+
+
+def test_mirror_pods_of_the_control_plane_are_pods(run):
+    """Static pods name their Node as controller; each is its own ``Pod`` workload, and the
+    finished admission Job pod stays out."""
+    listing = yaml.safe_load(MINIKUBE_PODS.read_text())
+    owners = {
+        item["metadata"]["name"]: item["metadata"]["ownerReferences"][0]["kind"]
+        for item in listing["items"]
+        if item["metadata"].get("ownerReferences")
+    }
+    assert {name: owners[name] for name in CONTROL_PLANE} == dict.fromkeys(CONTROL_PLANE, "Node")
+
+    result = run("policy", "matrix", "--dir", MINIKUBE_PODS.parent, "-o", "json")
+    assert result.code == 0, result.err
+    assert workload_texts(result.json()) == {
+        "kube-system/etcd-minikube[Pod]",
+        "kube-system/kube-apiserver-minikube[Pod]",
+        "kube-system/kube-controller-manager-minikube[Pod]",
+        "kube-system/kube-scheduler-minikube[Pod]",
+        "kube-system/storage-provisioner[Pod]",
+        "kube-system/coredns-668d6bf9bc[ReplicaSet]",
+        "kube-system/kube-proxy[DaemonSet]",
+    }
+    table = run("policy", "matrix", "--dir", MINIKUBE_PODS.parent)
+    assert "kube-system/etcd-minikube[Pod]" in table.out
+    assert "[Node]" not in table.out
+
+
+def test_each_mirror_pod_keeps_its_own_labels():
+    inventory, _ = split_documents(docs_of(MINIKUBE_PODS.read_text(), str(MINIKUBE_PODS)))
+    for name, component in CONTROL_PLANE.items():
+        shapes = inventory.workloads[WorkloadRef("kube-system", name, "Pod")]
+        assert [dict(s.labels) for s in shapes] == [
+            {"component": component, "tier": "control-plane"}
+        ]
+    assert not [r for r in inventory.workloads if r.kind == "Node"]
+    assert "ingress-nginx" not in {r.namespace for r in inventory.workloads}

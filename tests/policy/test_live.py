@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from policy_builders import BASE, ccnp, cnp, deployment, labels, manifest, netpol
 from policy_helpers import FakeCluster, conn_map, tcp
 
@@ -230,3 +232,15 @@ def test_live_listing_follows_continue_tokens(fake_cluster, run):
     assert result.code == 0, result.err
     assert fake_cluster.requests.count("/api/v1/pods") == 3  # 500 + 500 + 100
     assert "verdict: DENIED" in result.out
+
+
+def test_live_mirror_pods_are_pods(fake_cluster, run):
+    listing = Path(__file__).parent / "listings" / "minikube-pods.yaml"
+    fake_cluster.add(*yaml.safe_load(listing.read_text())["items"])
+    live = run("policy", "matrix", "--kube-context", fake_cluster.context, "-o", "json")
+    assert live.code == 0, live.err
+    from_dir = run("policy", "matrix", "--dir", listing.parent, "-o", "json")
+    assert live.json() == from_dir.json()
+    assert {"namespace": "kube-system", "name": "etcd-minikube", "kind": "Pod"} in [
+        e["src"] for e in live.json()
+    ]

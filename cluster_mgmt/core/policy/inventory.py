@@ -4,9 +4,11 @@ A workload is a controller object (Deployment, StatefulSet, DaemonSet, ReplicaSe
 ReplicationController, Job, CronJob); its pods are the Pods whose controller
 ``ownerReference`` names it or, when the input has none of its pods (no Pod, no controller
 of its own such as a Deployment's ReplicaSet, not scaled to zero), one pod made from its pod
-template. A Pod without a controller stands alone as a ``Pod`` workload. Pods are reduced
-to *shapes* (namespace, labels, named ports, service account): pods with the same shape
-behave the same under any policy.
+template. A Pod without a controller, or whose controller is a Node (the mirror pod of a
+static pod, such as the control plane's etcd or kube-apiserver), stands alone as a ``Pod``
+workload. Finished Pods (``Succeeded``, ``Failed``) run nothing and are left out. Pods are
+reduced to *shapes* (namespace, labels, named ports, service account): pods with the same
+shape behave the same under any policy.
 """
 
 from __future__ import annotations
@@ -227,7 +229,9 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
         namespace = str(meta.get("namespace") or default_namespace)
         if kind == "Pod":
             owner = _controller(meta)
-            if owner is not None:
+            # A mirror pod (a static pod of the kubelet, e.g. etcd) names its Node as
+            # controller; each one is a separate pod with its own labels.
+            if owner is not None and owner.get("kind") != "Node":
                 ref = WorkloadRef(namespace, str(owner["name"]), str(owner["kind"]))
             else:
                 ref = WorkloadRef(namespace, str(meta["name"]), "Pod")
