@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cluster_mgmt.core import stats as core
+from cluster_mgmt.core.stats._promql import exact_selector
 
 Samples = list[tuple[int, float]]
 
@@ -180,7 +181,7 @@ def test_refinement_selectors_escape_label_values() -> None:
         {"source": "a.b", "destination": 'q"x', "verdict": "DROPPED"},
         {"source": "a|c", "destination": 'q"x', "verdict": "DROPPED"},
     ]
-    selector = core._exact_selector(core.FLOWS_METRIC, labels)
+    selector = exact_selector(core.FLOWS_METRIC, labels)
     assert selector == (
         'hubble_flows_processed_total{destination="q\\"x",source=~"a\\\\.b|a\\\\|c",'
         'verdict="DROPPED"}'
