@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 from policy_builders import manifest, pod
-from policy_helpers import upstream
+from policy_helpers import docs_of, upstream
 
+from cluster_mgmt.core.policy import conn as C
 from cluster_mgmt.core.policy.analysis import Analysis
 from cluster_mgmt.core.policy.documents import parse_policies, split_documents
+from cluster_mgmt.core.policy.inventory import WorkloadRef
 from cluster_mgmt.core.policy.source import SourceDoc
-from cluster_mgmt.ops.policy_manifests import load_manifests, parse_text, unwrap
+from cluster_mgmt.ops.policy_manifests import load_manifests
 
 VERSIONS = ["v1.19", "v1.20.0-dev"]
 # Documented in SOURCES.md: these two do not validate against their own CRD schema.
@@ -52,25 +54,56 @@ def test_every_example_parses_or_names_the_unsupported_field(version: str) -> No
 @pytest.mark.parametrize("version", VERSIONS)
 def test_examples_analyse_over_matching_workloads(version: str) -> None:
     root = upstream("cilium-example-policies", version)
-    docs = load_manifests([root])
-    # Workloads carrying labels the examples select on, in the default namespace.
-    extra = manifest(
-        pod("default", "frontend", {"app": "frontend", "role": "frontend"}),
-        pod("default", "backend", {"app": "backend", "role": "backend", "id": "app1"}),
-        pod("default", "tiefighter", {"org": "empire", "class": "tiefighter"}),
-        pod("default", "deathstar", {"org": "empire", "class": "deathstar"}),
-        pod("kube-system", "coredns", {"k8s-app": "kube-dns"}),
+    docs = load_manifests([root]) + star_wars_pods()
+    docs += docs_of(
+        manifest(
+            pod("default", "frontend", {"app": "frontend", "role": "frontend"}),
+            pod("default", "backend", {"app": "backend", "role": "backend", "id": "app1"}),
+            pod("kube-system", "coredns", {"k8s-app": "kube-dns"}),
+        ),
+        "extra.yaml",
     )
-    docs += [d for obj in parse_text(extra, "extra.yaml") for d in unwrap(obj, "extra.yaml")]
     inventory, policies = split_documents(docs)
     analysis = Analysis(inventory, policies.policies)
     connections = analysis.connections(extra_peers=True)
-    assert connections
-    # The star-wars L7 policy lets tiefighter reach deathstar on 80 with HTTP rules only.
-    conn = analysis.workload_conn(
-        *[r for r in analysis.workloads if r.name in ("tiefighter", "deathstar")][::-1]
+    # Every workload, whatever the examples select, has its place in the matrix.
+    named = {str(p) for c in connections for p in (c.src, c.dst) if isinstance(p, WorkloadRef)}
+    assert named == {str(r) for r in inventory.workloads}
+    assert len(named) == 6
+
+
+def star_wars_pods() -> list[SourceDoc]:
+    """The pods of Cilium's star wars demo, as its policies select them."""
+    return docs_of(
+        manifest(
+            pod("default", "tiefighter", {"org": "empire", "class": "tiefighter"}),
+            pod("default", "xwing", {"org": "alliance", "class": "xwing"}),
+            pod("default", "deathstar", {"org": "empire", "class": "deathstar"}),
+        ),
+        "star-wars.yaml",
     )
-    assert conn
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_star_wars_l7_policy_allows_only_its_http_call(version: str) -> None:
+    path = upstream(
+        "cilium-example-policies", version, "examples", "minikube", "sw_l3_l4_l7_policy.yaml"
+    )
+    inventory, policies = split_documents(load_manifests([path]) + star_wars_pods())
+    analysis = Analysis(inventory, policies.policies)
+    deathstar = WorkloadRef("default", "deathstar", "Pod")
+    tiefighter = WorkloadRef("default", "tiefighter", "Pod")
+    # The empire's ships reach the deathstar on 80/TCP, for POST /v1/request-landing only.
+    assert C.to_json(analysis.workload_conn(tiefighter, deathstar)) == [
+        {
+            "protocol": "TCP",
+            "ports": ["80"],
+            "l7": {"http": [{"method": "POST", "path": "/v1/request-landing"}]},
+        }
+    ]
+    assert analysis.workload_conn(WorkloadRef("default", "xwing", "Pod"), deathstar) == C.EMPTY
+    # The policy restricts the deathstar's ingress only: its egress is untouched.
+    assert analysis.workload_conn(deathstar, tiefighter) == C.ALL
 
 
 def test_loader_keeps_positions_for_policies_in_lists(tmp_path: Path) -> None:

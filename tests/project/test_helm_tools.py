@@ -59,7 +59,13 @@ def test_helmfile_build_does_not_need_the_agent_token(
 ) -> None:
     monkeypatch.delenv("GITLAB_AGENT_TOKEN", raising=False)
     project = _project(tmp_path, run_cli, "kind")
-    Helmfile(helmfile_bin, helm_bin).build(project, "dev")
+    out = Helmfile(helmfile_bin, helm_bin).build(project, "dev")
+    releases = {r["name"]: r for s in yaml.load_all(out) if s for r in s.get("releases", [])}
+    agent = releases["gitlab-agent"]
+    assert agent["installed"] is True
+    # The token file is only named here; helm evaluates its requiredEnv at deploy time.
+    assert "../values/agent-token.yaml.gotmpl" in agent["values"]
+    assert "requiredEnv" not in out
 
 
 def test_validate_runs_helmfile_build(tmp_path: Path, run_cli, helmfile_bin, helm_bin) -> None:
