@@ -9,7 +9,6 @@ is born or comes back after a gap in the window, so that totals stay exact.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import re
 from collections.abc import Sequence
@@ -239,70 +238,37 @@ def write_png(report: StatsReport, path: Path) -> None:
 
 # --- HTML report --------------------------------------------------------------------------
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem;color:#1b1b1b}
-h1{font-size:1.5rem;margin:0 0 .3rem}
-.meta{color:#555;margin:.2rem 0 1rem}
-.cards{display:flex;gap:1rem;margin:1rem 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
-.card b{display:block;font-size:1.3rem}
-.fwd b{color:#2e7d32}.drop b{color:#c62828}
-img{max-width:100%;border:1px solid #eee}
-table{border-collapse:collapse;margin-top:1rem;font-size:.92rem}
-th,td{border-bottom:1px solid #e3e3e3;padding:.35rem .7rem;text-align:right}
-.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.4rem .8rem}
-th{background:#f5f5f5}td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}
-""".strip()
-
 
 def render_html(report: StatsReport, generated_at: datetime | None = None) -> str:
     """One self-contained HTML page: summary, inline PNG chart and the per-namespace table.
 
-    No scripts, fonts or links to fetch: it opens offline, e.g. as a CI job artifact.
+    No scripts, fonts or links to fetch: it opens offline, e.g. as a CI job artifact. The
+    page is the package's ``report_templates/stats.html.j2``, every value escaped.
     """
-    generated = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
-    window = report.window
-    sel = core.table_row(report.selection)
-    share = sel.drop_share if sel.drop_share == "-" else f"{sel.drop_share}%"
-    image = base64.b64encode(render_png(report)).decode("ascii")
-    rows = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in astuple(row)) + "</tr>"
-        for row in (core.table_row(s) for s in report.namespaces)
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cluster_mgmt", "report_templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
     )
-    if not rows:
-        rows = f'<tr><td colspan="{len(core.TABLE_HEADERS)}">no flows in this window</td></tr>'
-    headers = "".join(f"<th>{html.escape(h)}</th>" for h in core.TABLE_HEADERS)
-    notes = "".join(f'<p class="note">Note: {html.escape(note)}</p>\n' for note in report.notes)
-    esc = html.escape
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Hubble packet statistics — {esc(report.selection.namespace)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<h1>Hubble packet statistics — {esc(report.selection.namespace)}</h1>
-<p class="meta">{esc(core.format_time(window.start))} to {esc(core.format_time(window.end))}
- · step {window.step}s · Prometheus: {esc(report.source)} · generated {esc(generated)}</p>
-<div class="cards">
-<div class="card fwd">forwarded<b>{esc(sel.forwarded)}</b>{esc(sel.forwarded_per_s)}/s</div>
-<div class="card drop">dropped<b>{esc(sel.dropped)}</b>{esc(sel.dropped_per_s)}/s</div>
-<div class="card">drop share<b>{esc(share)}</b>of all flows</div>
-</div>
-<img alt="Forwarded and dropped flows per second over time" src="data:image/png;base64,{image}">
-<table>
-<thead><tr>{headers}</tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
-{notes}<p class="meta">A flow between two listed namespaces appears in both rows and once in the
-totals above. Drop reasons come from hubble_drop_total.</p>
-</body>
-</html>
-"""
+    selection = core.table_row(report.selection)
+    share = selection.drop_share
+    return env.get_template("stats.html.j2").render(
+        title=report.selection.namespace,
+        start=core.format_time(report.window.start),
+        end=core.format_time(report.window.end),
+        step=report.window.step,
+        source=report.source,
+        generated=(generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        selection=selection,
+        share=share if share == "-" else f"{share}%",
+        image=base64.b64encode(render_png(report)).decode("ascii"),
+        headers=core.TABLE_HEADERS,
+        rows=[astuple(core.table_row(s)) for s in report.namespaces],
+        notes=report.notes,
+    )
 
 
 def write_html(report: StatsReport, path: Path) -> None:

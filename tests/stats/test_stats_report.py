@@ -167,3 +167,16 @@ def test_chart_and_report_without_any_flow() -> None:
     page = ops.render_html(report)
     assert "no flows in this window" in page
     assert '<p class="note">Note: enable &lt;this&gt;</p>' in page
+
+
+def test_html_report_escapes_every_value() -> None:
+    window = core.TimeWindow(0, 600, 60)
+    summary = core.summarize(window, [], None)
+    report = ops.StatsReport(
+        window, summary.namespaces, summary.selection, 'http://p/?a=1&b="<x>"', 0, ("'q'",)
+    )
+    page = ops.render_html(report, datetime(2026, 1, 31, 12, tzinfo=UTC))
+    source = "Prometheus: http://p/?a=1&amp;b=&#34;&lt;x&gt;&#34;"
+    assert f"{source} · generated 2026-01-31 12:00:00 UTC" in page
+    assert '<p class="note">Note: &#39;q&#39;</p>' in page
+    assert "<x>" not in page
