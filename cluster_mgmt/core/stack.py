@@ -1,4 +1,8 @@
-"""The stack: every release, its chart, pinned version and namespace, in one place."""
+"""The stack: every release, its chart, pinned version and namespace, in one place.
+
+The helmfile states shipped in ``helmfile.d/`` name the same repositories, releases,
+namespaces and charts; a test holds them to this module.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class Release:
     name: str
     app: str
     namespace: str
+    charts: tuple[str, ...] = ()  # keys of CHARTS it installs from (one, chosen by config)
 
 
 # Versions are pinned here and nowhere else; `charts:` in cluster-mgmt.yaml may override them.
@@ -48,11 +53,12 @@ CHARTS: dict[str, ChartPin] = {
 
 # Release names are part of the interface: every command and CI job uses them.
 RELEASES: dict[str, Release] = {
-    "cilium": Release("cilium", "cilium", "kube-system"),
-    "ingress": Release("ingress", "ingress", "ingress"),
-    "prometheus": Release("prometheus", "prometheus", "monitoring"),
-    "fluentd": Release("fluentd", "fluentd", "logging"),
-    "gitlab-agent": Release("gitlab-agent", "gitlab_agent", "gitlab-agent"),
+    "cilium": Release("cilium", "cilium", "kube-system", ("cilium",)),
+    "ingress": Release("ingress", "ingress", "ingress", ("traefik", "ingress-nginx")),
+    "prometheus": Release("prometheus", "prometheus", "monitoring", ("prometheus",)),
+    "fluentd": Release("fluentd", "fluentd", "logging", ("fluentd",)),
+    "gitlab-agent": Release("gitlab-agent", "gitlab_agent", "gitlab-agent", ("gitlab-agent",)),
+    # The policies in the project's policies/ directory, as a local chart.
     "network-policies": Release("network-policies", "network_policies", "kube-system"),
 }
 
