@@ -7,7 +7,7 @@ export HELMFILE_V1MODE := true
 # Chart data (values.yaml + values.schema.json per chart version) for `validate`.
 CHARTS_DIR ?= $(CURDIR)/../shared/upstream/charts
 
-.PHONY: demo test test-unit lint bench venv tools system clean
+.PHONY: demo test test-fast test-unit lint bench venv tools system clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,12 @@ demo: venv tools
 	@echo "demo project ready in ./demo"
 
 # Static checks first: a lint or type error fails `make test` like a failed test.
+# `make test` (CI) runs every test; `make test-fast` leaves out the long statistics tests.
 test: venv tools system lint
 	$(BIN)/python -m pytest -q
+
+test-fast: venv tools system lint
+	$(BIN)/python -m pytest -q -m "not long"
 
 lint: venv
 	$(BIN)/ruff check cluster_mgmt tests benchmarks

@@ -123,6 +123,7 @@ def counters(draw: st.DrawFn) -> Samples:
     return samples
 
 
+@pytest.mark.long
 @settings(max_examples=400, deadline=None)
 @given(
     st.lists(counters(), min_size=1, max_size=4),

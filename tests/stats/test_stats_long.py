@@ -25,7 +25,7 @@ from cluster_mgmt.adapters.prometheus import PrometheusClient
 from cluster_mgmt.core import stats as core
 from cluster_mgmt.ops import stats as ops
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 
 @dataclass(frozen=True)
