@@ -158,7 +158,9 @@ def connectivity_delta(
     ips = list(apiserver_ips)
     old = Analysis(inventory, before, extra_cidrs=cidrs, apiserver_ips=ips)
     new = Analysis(inventory, after, extra_cidrs=cidrs, apiserver_ips=ips)
-    hidden = {old.workload_index[r] for r in inventory.virtual if r in old.workload_index}
+    hidden = {
+        old.classes.workload_index[r] for r in inventory.virtual if r in old.classes.workload_index
+    }
     out: list[ConnChange] = []
     old_pairs, new_pairs = old.workload_pairs(), new.workload_pairs()
     for key in old_pairs.keys() | new_pairs.keys():
@@ -168,7 +170,7 @@ def connectivity_delta(
     # Same inventory and partition: compare the per-address vectors, atom by atom.
     grouped: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
     for wi, ref in enumerate(old.workloads):
-        if wi in hidden or not old.workload_classes[wi]:
+        if wi in hidden or not old.classes.workload_classes[wi]:
             continue
         for direction in ("egress", "ingress"):
             va, vb = old.external_vector(wi, direction), new.external_vector(wi, direction)
@@ -176,7 +178,9 @@ def connectivity_delta(
                 continue
             for i, (a, b) in enumerate(zip(va, vb, strict=True)):
                 if a != b:
-                    grouped.setdefault((direction, ref, a, b), []).append(old.partition.atoms[i])
+                    grouped.setdefault((direction, ref, a, b), []).append(
+                        old.atoms.partition.atoms[i]
+                    )
     for (direction, ref, a, b), ranges in grouped.items():
         merged: list[tuple[int, int]] = []
         for lo, hi in sorted(ranges):

@@ -138,7 +138,7 @@ class _Endpoint:
             kinds = ", ".join(f"{r.namespace}/{r.kind}/{r.name}" for r in refs)
             raise ExplainError(f"{text!r} is ambiguous: {kinds}")
         self.workload = refs[0]
-        if not analysis.workload_classes[analysis.workload_index[self.workload]]:
+        if not analysis.classes.workload_classes[analysis.classes.workload_index[self.workload]]:
             raise ExplainError(
                 f"{self.workload} has no pods to explain: none of its own in the input (they "
                 "belong to the controller they name, e.g. a ReplicaSet), none running, or "
@@ -156,11 +156,13 @@ def _looks_like_ip(text: str) -> bool:
 
 def _rule_conn(analysis: Analysis, ref: RuleRef, subject: int, peer: int, direction: str) -> Conn:
     if direction == "ingress":
-        conn = analysis.static_conn(ref.rule)
-        if analysis.has_named(ref.rule):
-            conn = C.union(conn, analysis.named_conn(ref.rule, analysis.shapes[subject]))
+        conn = analysis.selection.static_conn(ref.rule)
+        if analysis.selection.has_named(ref.rule):
+            conn = C.union(
+                conn, analysis.selection.named_conn(ref.rule, analysis.classes.shapes[subject])
+            )
         return conn
-    return analysis.conn_to(ref.rule, peer)
+    return analysis.selection.conn_to(ref.rule, peer)
 
 
 def _why_not(
@@ -174,7 +176,7 @@ def _why_not(
     dst_label: str,
 ) -> str:
     rule = ref.rule
-    if not analysis.rule_bits(rule) >> peer & 1:
+    if not analysis.selection.rule_bits(rule) >> peer & 1:
         if rule.peers == ():
             return "the rule names no peer, so it matches nothing"
         what = "; ".join(p.describe() for p in rule.peers or ())
@@ -185,10 +187,10 @@ def _why_not(
     missing = []
     dst_shape_atom = subject if direction == "ingress" else peer
     for spec in named:
-        if dst_shape_atom >= analysis.ip_offset:
+        if dst_shape_atom >= analysis.atoms.ip_offset:
             missing.append(f"named port {spec.port!r} cannot be resolved on {dst_label}")
             continue
-        shape = analysis.shapes[dst_shape_atom]
+        shape = analysis.classes.shapes[dst_shape_atom]
         if not any(p.name == spec.port and p.protocol in spec.protocols for p in shape.named_ports):
             missing.append(f"named port {spec.port!r} not found on {dst_label}")
     ports = ", ".join(s.describe() for s in rule.ports or ()) or "none"
@@ -211,16 +213,16 @@ def _direction(
     dst_label: str,
 ) -> DirectionVerdict:
     side = C.intersect(
-        analysis.ingress_conn(subject, peer)
+        analysis.rows.ingress_conn(subject, peer)
         if direction == "ingress"
-        else analysis.egress_conn(subject, peer),
+        else analysis.rows.egress_conn(subject, peer),
         want,
     )
-    isolated = analysis.isolated(subject, direction)
+    isolated = analysis.sections.isolated(subject, direction)
     notes: list[RuleNote] = []
     denied_by = []
-    for ref in analysis.rules_for(subject, direction, "deny"):
-        hit = analysis.rule_bits(ref.rule) >> peer & 1 and C.intersect(
+    for ref in analysis.sections.rules_for(subject, direction, "deny"):
+        hit = analysis.selection.rule_bits(ref.rule) >> peer & 1 and C.intersect(
             _rule_conn(analysis, ref, subject, peer, direction), want
         )
         if hit:
@@ -228,9 +230,9 @@ def _direction(
             denied = C.intersect(_rule_conn(analysis, ref, subject, peer, direction), want)
             notes.append(_note(ref, "denies", C.describe(denied)))
     allowed_by = []
-    for ref in analysis.rules_for(subject, direction, "allow"):
+    for ref in analysis.sections.rules_for(subject, direction, "allow"):
         rc = C.intersect(_rule_conn(analysis, ref, subject, peer, direction), want)
-        if analysis.rule_bits(ref.rule) >> peer & 1 and rc:
+        if analysis.selection.rule_bits(ref.rule) >> peer & 1 and rc:
             allowed_by.append(ref.label)
             notes.append(_note(ref, "allows", C.describe(rc)))
         elif isolated:
@@ -238,12 +240,12 @@ def _direction(
             notes.append(_note(ref, "no match", why))
     selectors = sorted(
         {
-            analysis.sections[si][0].display
-            for si in analysis.class_sections[subject]
+            analysis.sections.entries[si][0].display
+            for si in analysis.sections.of_class[subject]
             if (
-                analysis.sections[si][1].isolates_ingress
+                analysis.sections.entries[si][1].isolates_ingress
                 if direction == "ingress"
-                else analysis.sections[si][1].isolates_egress
+                else analysis.sections.entries[si][1].isolates_egress
             )
         }
     )
@@ -251,9 +253,9 @@ def _direction(
         if not isolated:
             touching = sorted(
                 {
-                    analysis.sections[si][0].display
-                    for si in analysis.class_sections[subject]
-                    if any(r.direction == direction for r in analysis.sections[si][1].rules)
+                    analysis.sections.entries[si][0].display
+                    for si in analysis.sections.of_class[subject]
+                    if any(r.direction == direction for r in analysis.sections.entries[si][1].rules)
                 }
             )
             if touching:
@@ -299,10 +301,14 @@ def explain(analysis: Analysis, src: str, dst: str, port: str | None = None) -> 
         proto, number = parse_port(port)
         want = C.span(proto, number, number)
     src_classes = (
-        analysis.workload_classes[analysis.workload_index[s.workload]] if s.workload else [None]
+        analysis.classes.workload_classes[analysis.classes.workload_index[s.workload]]
+        if s.workload
+        else [None]
     )
     dst_classes = (
-        analysis.workload_classes[analysis.workload_index[d.workload]] if d.workload else [None]
+        analysis.classes.workload_classes[analysis.classes.workload_index[d.workload]]
+        if d.workload
+        else [None]
     )
     out = []
     for sc in src_classes:

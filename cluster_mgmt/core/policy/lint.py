@@ -75,7 +75,7 @@ def _allows_dns_port(rule: Rule, analysis: Analysis) -> bool:
         or (isinstance(p, EntityPeer) and p.entity in ("cluster", "all"))
         for p in rule.peers
     )
-    return could_be_dns and C.allows(analysis.static_conn(rule), "UDP", 53)
+    return could_be_dns and C.allows(analysis.selection.static_conn(rule), "UDP", 53)
 
 
 def lint(
@@ -89,11 +89,11 @@ def lint(
     analysis = Analysis(with_virtual_kube_dns(inv), policies)
     findings = list(parse_findings)
     items: list[_Item] = []
-    for si, (policy, section) in enumerate(analysis.sections):
+    for si, (policy, section) in enumerate(analysis.sections.entries):
         items.extend(_Item(policy, section, rule, si) for rule in section.rules)
-    real = analysis.pod_bits
+    real = analysis.atoms.pod_bits
     for ref in inv.virtual | analysis.inventory.virtual:
-        for ci in analysis.workload_classes[analysis.workload_index[ref]]:
+        for ci in analysis.classes.workload_classes[analysis.classes.workload_index[ref]]:
             real &= ~(1 << ci)
     findings += _selects_nothing(analysis, real, has_workloads)
     findings += _never_matches(analysis, items, real, has_workloads)
@@ -114,10 +114,10 @@ def _selects_nothing(analysis: Analysis, real: int, has_workloads: bool) -> list
     out: list[Finding] = []
     if not has_workloads:
         return out
-    for si, (policy, section) in enumerate(analysis.sections):
+    for si, (policy, section) in enumerate(analysis.sections.entries):
         if section.subject.selector is None:
             continue
-        if not analysis.section_bits[si] & real:
+        if not analysis.sections.bits[si] & real:
             out.append(
                 Finding(
                     "warning",
@@ -170,10 +170,10 @@ def _never_matches(
             )
         if not has_workloads:
             continue
-        subjects = analysis.section_bits[item.section_index] & real
+        subjects = analysis.sections.bits[item.section_index] & real
         if not subjects:
             continue  # reported as selects-nothing
-        if _pod_only(rule) and not analysis.rule_bits(rule) & real:
+        if _pod_only(rule) and not analysis.selection.rule_bits(rule) & real:
             out.append(
                 _finding(
                     item,
@@ -188,9 +188,12 @@ def _never_matches(
         if not named:
             continue
         shapes = (
-            [analysis.shapes[ci] for ci in bit_indices(subjects)]
+            [analysis.classes.shapes[ci] for ci in bit_indices(subjects)]
             if rule.direction == "ingress"
-            else [analysis.shapes[ci] for ci in bit_indices(analysis.rule_bits(rule) & real)]
+            else [
+                analysis.classes.shapes[ci]
+                for ci in bit_indices(analysis.selection.rule_bits(rule) & real)
+            ]
         )
         for spec in named:
             if not any(
@@ -301,11 +304,11 @@ class _Index:
         self, analysis: Analysis, item: _Item, real: int, has_workloads: bool
     ) -> list[int]:
         """Items whose section could cover the subjects of ``item``."""
-        subjects = analysis.section_bits[item.section_index] & real
+        subjects = analysis.sections.bits[item.section_index] & real
         if has_workloads and subjects:
             first = (subjects & -subjects).bit_length() - 1
             out: list[int] = []
-            for si in analysis.class_sections[first]:
+            for si in analysis.sections.of_class[first]:
                 out.extend(self.by_section.get(si, ()))
             return sorted(out)
         ns = item.section.subject.namespace
@@ -322,23 +325,25 @@ def _find_shadow(
 ) -> int | None:
     item = items[index]
     rule = item.rule
-    subjects = analysis.section_bits[item.section_index] & real
-    named = analysis.has_named(rule)
+    subjects = analysis.sections.bits[item.section_index] & real
+    named = analysis.selection.has_named(rule)
     for j in lookup.candidates(analysis, item, real, has_workloads):
         other = items[j]
         if j == index or other.rule.direction != rule.direction or other.rule.peers == ():
             continue
         if other.rule.action == "allow" and _rule_key(other.rule) == _rule_key(rule) and j > index:
             continue  # equal rules under different subjects: report the later one only
-        if named or analysis.has_named(other.rule):
+        if named or analysis.selection.has_named(other.rule):
             if rule.ports != other.rule.ports:
                 continue
-        elif not C.is_subset(analysis.static_conn(rule), analysis.static_conn(other.rule)):
+        elif not C.is_subset(
+            analysis.selection.static_conn(rule), analysis.selection.static_conn(other.rule)
+        ):
             continue
         if has_workloads and subjects:
-            if subjects & ~analysis.section_bits[other.section_index]:
+            if subjects & ~analysis.sections.bits[other.section_index]:
                 continue
-            if analysis.rule_bits(rule) & ~analysis.rule_bits(other.rule):
+            if analysis.selection.rule_bits(rule) & ~analysis.selection.rule_bits(other.rule):
                 continue
             if other.rule.action == "allow" and _mutual(analysis, item, other, real) and j > index:
                 continue
@@ -350,12 +355,14 @@ def _find_shadow(
 
 def _mutual(analysis: Analysis, a: _Item, b: _Item, real: int) -> bool:
     """Whether ``a`` also covers ``b`` (then only the later of the two is reported)."""
-    sa = analysis.section_bits[a.section_index] & real
-    sb = analysis.section_bits[b.section_index] & real
+    sa = analysis.sections.bits[a.section_index] & real
+    sb = analysis.sections.bits[b.section_index] & real
     return (
         not sb & ~sa
-        and not analysis.rule_bits(b.rule) & ~analysis.rule_bits(a.rule)
-        and C.is_subset(analysis.static_conn(b.rule), analysis.static_conn(a.rule))
+        and not analysis.selection.rule_bits(b.rule) & ~analysis.selection.rule_bits(a.rule)
+        and C.is_subset(
+            analysis.selection.static_conn(b.rule), analysis.selection.static_conn(a.rule)
+        )
     )
 
 
@@ -366,11 +373,11 @@ def _dns_checks(
     dns_atoms = [
         ci
         for ref in kube_dns_workloads(analysis.inventory)
-        for ci in analysis.workload_classes[analysis.workload_index[ref]]
+        for ci in analysis.classes.workload_classes[analysis.classes.workload_index[ref]]
     ]
     reported: set[int] = set()
-    for si, (policy, section) in enumerate(analysis.sections):
-        subjects = analysis.section_bits[si] & real
+    for si, (policy, section) in enumerate(analysis.sections.entries):
+        subjects = analysis.sections.bits[si] & real
         fqdn_rules = [
             r
             for r in section.rules
@@ -417,10 +424,12 @@ def _fqdn_without_dns(
         bad = [
             ci
             for ci in bit_indices(subjects)
-            if not any(_dns_rule(ref.rule) for ref in analysis.rules_for(ci, "egress", "allow"))
+            if not any(
+                _dns_rule(ref.rule) for ref in analysis.sections.rules_for(ci, "egress", "allow")
+            )
         ]
         return _workload_list(analysis, bad) if bad else None
-    section = analysis.sections[si][1]
+    section = analysis.sections.entries[si][1]
     for item in items:
         if item.rule.direction == "egress" and item.rule.action == "allow" and _dns_rule(item.rule):
             probe = _Item(item.policy, section, item.rule, si)
@@ -441,12 +450,12 @@ def _lost_dns(
         bad = [
             ci
             for ci in bit_indices(subjects)
-            if not any(C.allows(analysis.egress_conn(ci, d), "UDP", 53) for d in dns_atoms)
+            if not any(C.allows(analysis.rows.egress_conn(ci, d), "UDP", 53) for d in dns_atoms)
         ]
         return _workload_list(analysis, bad) if bad else None
     if has_workloads:
         return None
-    section = analysis.sections[si][1]
+    section = analysis.sections.entries[si][1]
     for item in items:
         if (
             item.rule.direction == "egress"
@@ -461,7 +470,7 @@ def _lost_dns(
 
 def _workload_list(analysis: Analysis, classes: list[int]) -> str:
     names = sorted(
-        {str(analysis.workloads[w]) for ci in classes for w in analysis.class_workloads[ci]}
+        {str(analysis.workloads[w]) for ci in classes for w in analysis.classes.class_workloads[ci]}
     )
     shown = ", ".join(names[:5])
     if len(names) > 5:

@@ -64,13 +64,13 @@ def block_mode_hazards(
     api_atom = analysis.entity_atom("kube-apiserver")
     out: list[Hazard] = []
     for wi, ref in enumerate(analysis.workloads):
-        classes = analysis.workload_classes[wi]
+        classes = analysis.classes.workload_classes[wi]
         if ref in inv.virtual or not classes or ref in dns:
             continue
         if not any(C.allows(analysis.workload_conn(ref, d), "UDP", 53) for d in dns):
             why = (
                 "egress"
-                if any(analysis.isolated(ci, "egress") for ci in classes)
+                if any(analysis.sections.isolated(ci, "egress") for ci in classes)
                 else "ingress at kube-dns"
             )
             out.append(
@@ -81,7 +81,7 @@ def block_mode_hazards(
                     f"is not allowed ({why} policy)",
                 )
             )
-        egress_isolated = any(analysis.isolated(ci, "egress") for ci in classes)
+        egress_isolated = any(analysis.sections.isolated(ci, "egress") for ci in classes)
         if egress_isolated and needs_api_server(inv.workloads[ref]):
             conn = analysis.workload_to_atom(ref, api_atom)
             if not any(proto == "TCP" for proto, _ in conn):
