@@ -76,8 +76,10 @@ def _source(
 
 
 def _print_findings(findings: Sequence[Any], verbose: bool = False) -> None:
+    from cluster_mgmt.core.policy.source import Severity
+
     for finding in findings:
-        if finding.severity == "info" and not verbose:
+        if finding.severity is Severity.INFO and not verbose:
             continue
         click.echo(finding.render(), err=True)
 
@@ -230,15 +232,17 @@ def lint_cmd(
         raise UserError(
             "nothing to lint", hint="pass --policies DIR, --dir DIR, or run in a project"
         )
+    from cluster_mgmt.core.policy.source import Severity
+
     findings = ops.lint_policies(policies, inventory)
-    shown = [f for f in findings if verbose or f.severity != "info"]
+    shown = [f for f in findings if verbose or f.severity is not Severity.INFO]
     if fmt == "json":
         click.echo(json.dumps([f.as_json() for f in shown], indent=2))
     else:
         for finding in shown:
             click.echo(finding.render())
     count = len(policies.policies)
-    problems = sum(f.severity in ("error", "warning") for f in findings)
+    problems = sum(f.severity in (Severity.ERROR, Severity.WARNING) for f in findings)
     summary = f"{count} polic{'y' if count == 1 else 'ies'} checked, {problems} problem(s)"
     if problems:
         from cluster_mgmt.errors import ChangesDetected

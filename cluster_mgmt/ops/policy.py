@@ -29,7 +29,7 @@ from cluster_mgmt.core.policy.explain import ExplainError, Explanation, explain
 from cluster_mgmt.core.policy.inventory import Inventory
 from cluster_mgmt.core.policy.lint import lint
 from cluster_mgmt.core.policy.safety import Hazard, block_mode_hazards
-from cluster_mgmt.core.policy.source import Finding, SourceDoc
+from cluster_mgmt.core.policy.source import Finding, Severity, SourceDoc
 from cluster_mgmt.errors import ClusterError, UserError
 from cluster_mgmt.ops.policy_manifests import dump_yaml, load_manifests
 
@@ -316,7 +316,7 @@ def set_mode(
     if mode == "block":
         repo_dir = project_policies_dir(project_dir)
         policies = load_policy_files([repo_dir]) if repo_dir.is_dir() else PolicySet()
-        errors = [f for f in policies.findings if f.severity == "error"]
+        errors = [f for f in policies.findings if f.severity is Severity.ERROR]
         if errors and not force:
             raise UserError(
                 f"{len(errors)} invalid polic{'y' if len(errors) == 1 else 'ies'} in {repo_dir}:\n"

@@ -19,8 +19,10 @@ from cluster_mgmt.core.policy.model import (
     KIND_CCNP,
     KIND_CNP,
     KNOWN_ENTITIES,
+    Action,
     CidrPeer,
     CiliumEndpointPeer,
+    Direction,
     EntityPeer,
     FqdnPeer,
     Peer,
@@ -38,6 +40,7 @@ from cluster_mgmt.core.policy.selectors import (
 )
 from cluster_mgmt.core.policy.source import (
     Finding,
+    Severity,
     SourceDoc,
     field_path,
     unknown_field_findings,
@@ -166,7 +169,7 @@ class _Parser:
         self.subject = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
     def note(
-        self, severity: str, code: str, message: str, path: Path, hint: str | None = None
+        self, severity: Severity, code: str, message: str, path: Path, hint: str | None = None
     ) -> None:
         self.findings.append(
             Finding(severity, code, message, self.doc.locate(path), hint, self.subject)
@@ -216,7 +219,7 @@ class _Parser:
             return raw
         if str(labels[key]) != self.namespace:
             self.note(
-                "warning",
+                Severity.WARNING,
                 "namespace-overridden",
                 f"endpointSelector names namespace {labels[key]!r}, but a "
                 f"CiliumNetworkPolicy only selects pods of its own namespace {self.namespace!r}",
@@ -242,7 +245,7 @@ class _Parser:
         selector: LabelSelector | None
         if has_node:
             self.note(
-                "warning",
+                Severity.WARNING,
                 "host-policy",
                 "nodeSelector (host policy) selects nodes, not pods; this rule is not analysed",
                 (*path, "nodeSelector"),
@@ -286,7 +289,7 @@ class _Parser:
             iso[direction] = has_rules and flag is not False
             if flag is True and not has_rules:
                 self.note(
-                    "warning",
+                    Severity.WARNING,
                     "default-deny-without-rules",
                     f"enableDefaultDeny.{direction} has no effect without {direction} rules",
                     (*path, "enableDefaultDeny", direction),
@@ -302,14 +305,14 @@ class _Parser:
         )
 
     def rule(self, key: str, index: int, raw: Any, path: Path) -> Rule:
-        direction = "ingress" if key.startswith("ingress") else "egress"
+        direction = Direction.INGRESS if key.startswith("ingress") else Direction.EGRESS
         deny = key.endswith("Deny")
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
             raise _Invalid("a rule must be a mapping", path)
         self.unknown_fields(raw, _SECTION_FIELDS[key], path, f"{key} rule")
-        pre = "from" if direction == "ingress" else "to"
+        pre = "from" if direction is Direction.INGRESS else "to"
         peers: list[Peer] = []
         l3_given = False
         for field in (
@@ -334,7 +337,7 @@ class _Parser:
                 l3_given = True
             if not value and field != "Requires":
                 self.note(
-                    "warning",
+                    Severity.WARNING,
                     "empty-selector-list",
                     f"{name} is an empty list, which selects nothing",
                     fpath,
@@ -343,7 +346,7 @@ class _Parser:
             peers.extend(self.peers(field, value, fpath))
         if "authentication" in raw and raw["authentication"] is not None:
             self.note(
-                "info",
+                Severity.INFO,
                 "authentication-not-modelled",
                 "mutual authentication is required on top of this rule; "
                 "the matrix assumes it succeeds",
@@ -366,7 +369,7 @@ class _Parser:
             peer_tuple = ()  # `{}`: allows (or denies) nothing, but still isolates
         return Rule(
             direction,
-            "deny" if deny else "allow",
+            Action.DENY if deny else Action.ALLOW,
             peer_tuple,
             tuple(ports) if has_l4 else None,
             index + 1,
@@ -390,7 +393,7 @@ class _Parser:
                     )
                 if item == "world-ipv6":
                     self.note(
-                        "info",
+                        Severity.INFO,
                         "ipv6-not-analysed",
                         "world-ipv6 is not part of the IPv4 analysis",
                         (*path, i),
@@ -412,7 +415,7 @@ class _Parser:
                 )
                 if item.get("cidr") is None:
                     self.note(
-                        "warning",
+                        Severity.WARNING,
                         "unsupported-field",
                         "CIDR groups (cidrGroupRef/cidrGroupSelector) are not resolved; "
                         "this peer is not analysed",
@@ -438,7 +441,7 @@ class _Parser:
                 "Requires": f"{path[-1]} (deprecated requirements)",
             }[field]
             self.note(
-                "warning",
+                Severity.WARNING,
                 "unsupported-field",
                 f"{what} is not analysed; connections it allows are missing from the matrix",
                 path,
@@ -452,7 +455,7 @@ class _Parser:
             raise _Invalid(str(exc), path) from exc
         if block.ipv6:
             self.note(
-                "info",
+                Severity.INFO,
                 "ipv6-not-analysed",
                 f"IPv6 block {block.text} is not part of the IPv4 analysis",
                 path,
@@ -477,7 +480,7 @@ class _Parser:
         for key in ("terminatingTLS", "originatingTLS", "listener"):
             if not deny and raw.get(key) is not None:
                 self.note(
-                    "info",
+                    Severity.INFO,
                     "not-modelled",
                     f"{key} does not change which ports are allowed and is not modelled",
                     (*path, key),
@@ -496,7 +499,7 @@ class _Parser:
         proto = str(raw.get("protocol") or "ANY").upper()
         if proto not in _L4_PROTOCOLS:
             self.note(
-                "warning",
+                Severity.WARNING,
                 "unsupported-protocol",
                 f"protocol {proto} is not analysed (TCP, UDP, SCTP and ANY are)",
                 (*path, "protocol"),
@@ -537,7 +540,10 @@ class _Parser:
             value = item.get("type")
             if family != "IPv4":
                 self.note(
-                    "info", "ipv6-not-analysed", "ICMPv6 is not part of the IPv4 analysis", ipath
+                    Severity.INFO,
+                    "ipv6-not-analysed",
+                    "ICMPv6 is not part of the IPv4 analysis",
+                    ipath,
                 )
                 continue
             if isinstance(value, str) and not value.isdigit():
@@ -564,7 +570,7 @@ class _Parser:
                 entries = value if _is_list(value) else [value]
                 if kind not in ("http", "dns", "kafka", "l7"):
                     self.note(
-                        "warning",
+                        Severity.WARNING,
                         "unsupported-field",
                         f"L7 rule kind {kind!r} is unknown",
                         (*path, "rules", str(kind)),
@@ -588,7 +594,7 @@ def parse_cilium_policy(
     parser = _Parser(doc, kind, namespace)
     if kind == KIND_CCNP and meta.get("namespace"):
         parser.note(
-            "info",
+            Severity.INFO,
             "namespace-ignored",
             "a clusterwide policy has no namespace; metadata.namespace is ignored",
             ("metadata", "namespace"),
@@ -598,7 +604,7 @@ def parse_cilium_policy(
     except _Invalid as exc:
         parser.findings.append(
             Finding(
-                "error",
+                Severity.ERROR,
                 "invalid-policy",
                 f"{exc.message}; the policy is left out of the analysis",
                 doc.locate(exc.path),

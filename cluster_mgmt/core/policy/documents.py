@@ -9,7 +9,7 @@ from cluster_mgmt.core.policy.cilium_parse import parse_cilium_policy
 from cluster_mgmt.core.policy.inventory import INVENTORY_KINDS, Inventory, build_inventory
 from cluster_mgmt.core.policy.k8s_parse import parse_network_policy
 from cluster_mgmt.core.policy.model import KIND_CCNP, KIND_CNP, KIND_K8S, POLICY_KINDS, Policy
-from cluster_mgmt.core.policy.source import Finding, SourceDoc
+from cluster_mgmt.core.policy.source import Finding, Severity, SourceDoc
 
 
 @dataclass(slots=True)
@@ -59,7 +59,7 @@ def parse_policies(docs: Iterable[SourceDoc], default_namespace: str = "default"
 
 def _other_api(doc: SourceDoc, api: str) -> Finding:
     return Finding(
-        "warning",
+        Severity.WARNING,
         "unsupported-api",
         f"{doc.obj.get('kind')} of apiVersion {api} (e.g. Calico's) is not analysed",
         doc.locate(("apiVersion",)),

@@ -19,7 +19,7 @@ from cluster_mgmt.core.policy.analysis import (
 )
 from cluster_mgmt.core.policy.conn import Conn
 from cluster_mgmt.core.policy.inventory import Inventory
-from cluster_mgmt.core.policy.model import Policy
+from cluster_mgmt.core.policy.model import Direction, Policy
 from cluster_mgmt.core.policy.source import SourceDoc
 
 PolicyKey = tuple[str, str, str]
@@ -172,7 +172,7 @@ def connectivity_delta(
     for wi, ref in enumerate(old.workloads):
         if wi in hidden or not old.classes.workload_classes[wi]:
             continue
-        for direction in ("egress", "ingress"):
+        for direction in (Direction.EGRESS, Direction.INGRESS):
             va, vb = old.external_vector(wi, direction), new.external_vector(wi, direction)
             if va == vb:
                 continue
@@ -189,7 +189,7 @@ def connectivity_delta(
             else:
                 merged.append((lo, hi))
         peer = IpRanges(tuple(merged))
-        if direction == "egress":
+        if direction is Direction.EGRESS:
             out.append(ConnChange(ref, peer, a, b))
         else:
             out.append(ConnChange(peer, ref, a, b))

@@ -23,8 +23,8 @@ from cluster_mgmt.core.policy.cilium_parse import NAMESPACE_LABEL, parse_cilium_
 from cluster_mgmt.core.policy.inventory import NAMESPACE_NAME_LABEL
 from cluster_mgmt.core.policy.ipv4 import CidrError, parse_cidr
 from cluster_mgmt.core.policy.k8s_parse import parse_network_policy
-from cluster_mgmt.core.policy.model import KNOWN_ENTITIES
-from cluster_mgmt.core.policy.source import SourceDoc
+from cluster_mgmt.core.policy.model import KNOWN_ENTITIES, Direction
+from cluster_mgmt.core.policy.source import Severity, SourceDoc
 
 _PORT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp|any))?$", re.IGNORECASE)
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -182,8 +182,8 @@ def _cilium_ports(spec: RuleSpec) -> list[dict[str, Any]]:
     return [rule]
 
 
-def _cilium_rule(spec: RuleSpec, direction: str) -> dict[str, Any]:
-    pre = "from" if direction == "ingress" else "to"
+def _cilium_rule(spec: RuleSpec, direction: Direction) -> dict[str, Any]:
+    pre = "from" if direction is Direction.INGRESS else "to"
     rule: dict[str, Any] = {}
     if spec.labels or spec.namespace:
         labels = dict(spec.labels)
@@ -195,7 +195,7 @@ def _cilium_rule(spec: RuleSpec, direction: str) -> dict[str, Any]:
     if spec.cidrs:
         rule[f"{pre}CIDR"] = list(spec.cidrs)
     if spec.fqdns:
-        if direction == "ingress":
+        if direction is Direction.INGRESS:
             raise EditorError(f"{spec.text!r}: fqdn: peers exist only for --allow-to")
         rule["toFQDNs"] = [
             {"matchPattern": f} if "*" in f else {"matchName": f} for f in spec.fqdns
@@ -217,7 +217,7 @@ def _k8s_ports(spec: RuleSpec) -> list[dict[str, Any]]:
     return out
 
 
-def _k8s_rule(spec: RuleSpec, direction: str) -> dict[str, Any]:
+def _k8s_rule(spec: RuleSpec, direction: Direction) -> dict[str, Any]:
     if spec.fqdns or spec.http:
         raise EditorError(
             f"{spec.text!r}: FQDN and HTTP rules need a CiliumNetworkPolicy (drop --kind k8s)"
@@ -239,7 +239,7 @@ def _k8s_rule(spec: RuleSpec, direction: str) -> dict[str, Any]:
     peers.extend({"ipBlock": {"cidr": c}} for c in spec.cidrs)
     rule: dict[str, Any] = {}
     if peers:
-        rule["from" if direction == "ingress" else "to"] = peers
+        rule["from" if direction is Direction.INGRESS else "to"] = peers
     ports = _k8s_ports(spec)
     if ports:
         rule["ports"] = ports
@@ -278,9 +278,9 @@ def build_policy(
         types = (["Ingress"] if allow_from else []) + (["Egress"] if allow_to else [])
         spec["policyTypes"] = types
         if allow_from:
-            spec["ingress"] = [_k8s_rule(r, "ingress") for r in allow_from]
+            spec["ingress"] = [_k8s_rule(r, Direction.INGRESS) for r in allow_from]
         if allow_to:
-            egress = [_k8s_rule(r, "egress") for r in allow_to]
+            egress = [_k8s_rule(r, Direction.EGRESS) for r in allow_to]
             if dns:
                 egress.insert(
                     0,
@@ -308,9 +308,9 @@ def build_policy(
         cspec["description"] = description
     cspec["endpointSelector"] = {"matchLabels": dict(select)} if select else {}
     if allow_from:
-        cspec["ingress"] = [_cilium_rule(r, "ingress") for r in allow_from]
+        cspec["ingress"] = [_cilium_rule(r, Direction.INGRESS) for r in allow_from]
     if allow_to:
-        egress = [_cilium_rule(r, "egress") for r in allow_to]
+        egress = [_cilium_rule(r, Direction.EGRESS) for r in allow_to]
         if dns:
             egress.insert(
                 0,
@@ -346,6 +346,6 @@ def check_generated(obj: dict[str, Any]) -> None:
         policy, findings = parse_network_policy(doc)
     else:
         policy, findings = parse_cilium_policy(doc)
-    problems = [f for f in findings if f.severity in ("error", "warning")]
+    problems = [f for f in findings if f.severity in (Severity.ERROR, Severity.WARNING)]
     if policy is None or problems:
         raise EditorError("generated policy is invalid: " + "; ".join(f.message for f in problems))

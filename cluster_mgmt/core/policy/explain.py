@@ -9,6 +9,7 @@ from cluster_mgmt.core.policy import conn as C
 from cluster_mgmt.core.policy.analysis import Analysis, RuleRef
 from cluster_mgmt.core.policy.conn import Conn
 from cluster_mgmt.core.policy.inventory import WorkloadRef
+from cluster_mgmt.core.policy.model import Action, Direction
 
 Port = tuple[str, int]  # ("TCP", 80)
 
@@ -48,7 +49,7 @@ class RuleNote:
 class DirectionVerdict:
     """The decision of one side (egress at the source, ingress at the destination)."""
 
-    direction: str
+    direction: Direction
     allowed: bool
     conn: Conn
     reason: str
@@ -154,8 +155,10 @@ def _looks_like_ip(text: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
-def _rule_conn(analysis: Analysis, ref: RuleRef, subject: int, peer: int, direction: str) -> Conn:
-    if direction == "ingress":
+def _rule_conn(
+    analysis: Analysis, ref: RuleRef, subject: int, peer: int, direction: Direction
+) -> Conn:
+    if direction is Direction.INGRESS:
         conn = analysis.selection.static_conn(ref.rule)
         if analysis.selection.has_named(ref.rule):
             conn = C.union(
@@ -170,7 +173,7 @@ def _why_not(
     ref: RuleRef,
     subject: int,
     peer: int,
-    direction: str,
+    direction: Direction,
     want: Conn,
     peer_label: str,
     dst_label: str,
@@ -180,12 +183,12 @@ def _why_not(
         if rule.peers == ():
             return "the rule names no peer, so it matches nothing"
         what = "; ".join(p.describe() for p in rule.peers or ())
-        role = "source" if direction == "ingress" else "destination"
+        role = "source" if direction is Direction.INGRESS else "destination"
         return f"{role} {peer_label} is not selected (rule peers: {what})"
     conn = _rule_conn(analysis, ref, subject, peer, direction)
     named = [s for s in rule.ports or () if s.named]
     missing = []
-    dst_shape_atom = subject if direction == "ingress" else peer
+    dst_shape_atom = subject if direction is Direction.INGRESS else peer
     for spec in named:
         if dst_shape_atom >= analysis.atoms.ip_offset:
             missing.append(f"named port {spec.port!r} cannot be resolved on {dst_label}")
@@ -204,7 +207,7 @@ def _why_not(
 
 def _direction(
     analysis: Analysis,
-    direction: str,
+    direction: Direction,
     subject: int,
     peer: int,
     want: Conn,
@@ -214,14 +217,14 @@ def _direction(
 ) -> DirectionVerdict:
     side = C.intersect(
         analysis.rows.ingress_conn(subject, peer)
-        if direction == "ingress"
+        if direction is Direction.INGRESS
         else analysis.rows.egress_conn(subject, peer),
         want,
     )
     isolated = analysis.sections.isolated(subject, direction)
     notes: list[RuleNote] = []
     denied_by = []
-    for ref in analysis.sections.rules_for(subject, direction, "deny"):
+    for ref in analysis.sections.rules_for(subject, direction, Action.DENY):
         hit = analysis.selection.rule_bits(ref.rule) >> peer & 1 and C.intersect(
             _rule_conn(analysis, ref, subject, peer, direction), want
         )
@@ -230,7 +233,7 @@ def _direction(
             denied = C.intersect(_rule_conn(analysis, ref, subject, peer, direction), want)
             notes.append(_note(ref, "denies", C.describe(denied)))
     allowed_by = []
-    for ref in analysis.sections.rules_for(subject, direction, "allow"):
+    for ref in analysis.sections.rules_for(subject, direction, Action.ALLOW):
         rc = C.intersect(_rule_conn(analysis, ref, subject, peer, direction), want)
         if analysis.selection.rule_bits(ref.rule) >> peer & 1 and rc:
             allowed_by.append(ref.label)
@@ -244,7 +247,7 @@ def _direction(
             for si in analysis.sections.of_class[subject]
             if (
                 analysis.sections.entries[si][1].isolates_ingress
-                if direction == "ingress"
+                if direction is Direction.INGRESS
                 else analysis.sections.entries[si][1].isolates_egress
             )
         }
@@ -320,12 +323,12 @@ def explain(analysis: Analysis, src: str, dst: str, port: str | None = None) -> 
             total = want
             if sc is not None:
                 egress = _direction(
-                    analysis, "egress", sc, dst_atom, want, s.label(), d.label(), d.label()
+                    analysis, Direction.EGRESS, sc, dst_atom, want, s.label(), d.label(), d.label()
                 )
                 total = C.intersect(total, egress.conn)
             if dc is not None:
                 ingress = _direction(
-                    analysis, "ingress", dc, src_atom, want, d.label(), s.label(), d.label()
+                    analysis, Direction.INGRESS, dc, src_atom, want, d.label(), s.label(), d.label()
                 )
                 total = C.intersect(total, ingress.conn)
             out.append(Explanation(s.label(), d.label(), port, egress, ingress, total))

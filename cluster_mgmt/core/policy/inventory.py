@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cluster_mgmt.core.policy.source import Finding, SourceDoc
+from cluster_mgmt.core.policy.source import Finding, Severity, SourceDoc
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = (
@@ -249,7 +249,7 @@ def build_inventory(docs: Iterable[SourceDoc], default_namespace: str = "default
         if template is None:
             inv.findings.append(
                 Finding(
-                    "info",
+                    Severity.INFO,
                     "no-pod-template",
                     f"{kind} {namespace}/{meta['name']} has no pod template; only its pods count",
                     doc.locate(("spec",)),

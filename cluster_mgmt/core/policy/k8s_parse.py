@@ -9,7 +9,9 @@ from cluster_mgmt.core.policy.conn import BOUNDS
 from cluster_mgmt.core.policy.ipv4 import CidrError, parse_cidr
 from cluster_mgmt.core.policy.model import (
     KIND_K8S,
+    Action,
     CidrPeer,
+    Direction,
     K8sPodPeer,
     Peer,
     Policy,
@@ -21,6 +23,7 @@ from cluster_mgmt.core.policy.model import (
 from cluster_mgmt.core.policy.selectors import SelectorError, parse_selector
 from cluster_mgmt.core.policy.source import (
     Finding,
+    Severity,
     SourceDoc,
     field_path,
     unknown_field_findings,
@@ -50,7 +53,7 @@ class _Parser:
 
     def warn(self, code: str, message: str, path: Path, hint: str | None = None) -> None:
         self.findings.append(
-            Finding("warning", code, message, self.doc.locate(path), hint, self.subject)
+            Finding(Severity.WARNING, code, message, self.doc.locate(path), hint, self.subject)
         )
 
     def unknown_fields(self, raw: Mapping[str, Any], known: set[str], path: Path) -> None:
@@ -86,7 +89,7 @@ class _Parser:
                     ("spec", "policyTypes", i),
                 )
         rules: list[Rule] = []
-        for direction, items in (("ingress", ingress), ("egress", egress)):
+        for direction, items in ((Direction.INGRESS, ingress), (Direction.EGRESS, egress)):
             for i, item in enumerate(items):
                 rules.append(self.rule(direction, i, item))
         if "Egress" not in types and egress:
@@ -106,8 +109,8 @@ class _Parser:
         in_effect = tuple(
             r
             for r in rules
-            if (r.direction == "ingress" and "Ingress" in types)
-            or (r.direction == "egress" and "Egress" in types)
+            if (r.direction is Direction.INGRESS and "Ingress" in types)
+            or (r.direction is Direction.EGRESS and "Egress" in types)
         )
         section = Section(
             subject=Subject(self.namespace, selector, cilium=False),
@@ -135,13 +138,13 @@ class _Parser:
             raise _Invalid(f"{key} must be a list", ("spec", key))
         return items
 
-    def rule(self, direction: str, index: int, raw: Any) -> Rule:
+    def rule(self, direction: Direction, index: int, raw: Any) -> Rule:
         path: Path = ("spec", direction, index)
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
             raise _Invalid("a rule must be a mapping", path)
-        peer_key = "from" if direction == "ingress" else "to"
+        peer_key = "from" if direction is Direction.INGRESS else "to"
         self.unknown_fields(raw, {peer_key, "ports"}, path)
         peers_raw = raw.get(peer_key)
         peers: tuple[Peer, ...] | None = None  # absent or empty: all peers
@@ -156,7 +159,13 @@ class _Parser:
                 raise _Invalid("ports must be a list", (*path, "ports"))
             ports = tuple(self.port(p, (*path, "ports", j)) for j, p in enumerate(ports_raw))
         return Rule(
-            direction, "allow", peers, ports, index + 1, field_path(path), self.doc.locate(path)
+            direction,
+            Action.ALLOW,
+            peers,
+            ports,
+            index + 1,
+            field_path(path),
+            self.doc.locate(path),
         )
 
     def peer(self, raw: Any, path: Path) -> Peer:
@@ -210,7 +219,7 @@ class _Parser:
         if block.ipv6:
             self.findings.append(
                 Finding(
-                    "info",
+                    Severity.INFO,
                     "ipv6-not-analysed",
                     f"IPv6 block {block.text} is not part of the IPv4 analysis",
                     self.doc.locate((*path, "cidr")),
@@ -266,7 +275,7 @@ def parse_network_policy(
     except _Invalid as exc:
         findings.append(
             Finding(
-                "error",
+                Severity.ERROR,
                 "invalid-policy",
                 f"{exc.message}; the policy is left out of the analysis",
                 doc.locate(exc.path),

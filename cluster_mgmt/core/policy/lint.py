@@ -12,14 +12,16 @@ from cluster_mgmt.core.policy import conn as C
 from cluster_mgmt.core.policy.analysis import Analysis, bit_indices
 from cluster_mgmt.core.policy.inventory import Inventory, kube_dns_workloads, with_virtual_kube_dns
 from cluster_mgmt.core.policy.model import (
+    Action,
     CidrPeer,
+    Direction,
     EntityPeer,
     FqdnPeer,
     Policy,
     Rule,
     Section,
 )
-from cluster_mgmt.core.policy.source import Finding
+from cluster_mgmt.core.policy.source import Finding, Severity
 
 DNS_HINT = (
     "allow egress to kube-dns, e.g. toEndpoints k8s:io.kubernetes.pod.namespace=kube-system, "
@@ -30,7 +32,7 @@ FQDN_HINT = (
     "Cilium learns toFQDNs addresses only from lookups that pass its DNS proxy"
 )
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 class _Item:
@@ -53,7 +55,7 @@ class _Item:
         return str(self.rule.location) if self.rule.location else self.rule.field
 
 
-def _finding(item: _Item, severity: str, code: str, message: str, hint: str | None) -> Finding:
+def _finding(item: _Item, severity: Severity, code: str, message: str, hint: str | None) -> Finding:
     return Finding(severity, code, message, item.rule.location, hint, item.label)
 
 
@@ -120,7 +122,7 @@ def _selects_nothing(analysis: Analysis, real: int, has_workloads: bool) -> list
         if not analysis.sections.bits[si] & real:
             out.append(
                 Finding(
-                    "warning",
+                    Severity.WARNING,
                     "selects-nothing",
                     f"{section.subject.describe()} matches no workload in the inventory",
                     section.location,
@@ -152,7 +154,7 @@ def _never_matches(
                     out.append(
                         _finding(
                             item,
-                            "warning",
+                            Severity.WARNING,
                             "rule-never-matches",
                             f"{peer.describe()}: the exceptions cover the whole block",
                             "remove the except entries or the block",
@@ -162,7 +164,7 @@ def _never_matches(
             out.append(
                 _finding(
                     item,
-                    "warning",
+                    Severity.WARNING,
                     "rule-never-matches",
                     "none of the rule's protocols is analysed, so it matches nothing",
                     "use TCP, UDP, SCTP or ANY",
@@ -177,7 +179,7 @@ def _never_matches(
             out.append(
                 _finding(
                     item,
-                    "warning",
+                    Severity.WARNING,
                     "rule-never-matches",
                     "its peers match no workload in the inventory",
                     "check the peer selectors' labels and namespaces",
@@ -189,7 +191,7 @@ def _never_matches(
             continue
         shapes = (
             [analysis.classes.shapes[ci] for ci in bit_indices(subjects)]
-            if rule.direction == "ingress"
+            if rule.direction is Direction.INGRESS
             else [
                 analysis.classes.shapes[ci]
                 for ci in bit_indices(analysis.selection.rule_bits(rule) & real)
@@ -201,11 +203,11 @@ def _never_matches(
                 for shape in shapes
                 for p in shape.named_ports
             ):
-                whose = "selected pod" if rule.direction == "ingress" else "destination pod"
+                whose = "selected pod" if rule.direction is Direction.INGRESS else "destination pod"
                 out.append(
                     _finding(
                         item,
-                        "warning",
+                        Severity.WARNING,
                         "rule-never-matches",
                         f"named port {spec.port!r} is not defined on any {whose}",
                         "name the container port in the pod template or use the port number",
@@ -251,7 +253,7 @@ def _redundant(
         out.append(
             _finding(
                 item,
-                "warning",
+                Severity.WARNING,
                 "duplicate-rule",
                 f"duplicates {first.label} ({first.where})",
                 "delete one of the two rules",
@@ -259,20 +261,20 @@ def _redundant(
         )
     lookup = _Index(items)
     for i, item in enumerate(items):
-        if i in duplicates or item.rule.action != "allow" or item.rule.peers == ():
+        if i in duplicates or item.rule.action is not Action.ALLOW or item.rule.peers == ():
             continue
         shadow = _find_shadow(analysis, items, i, real, has_workloads, lookup)
         if shadow is not None:
             other = items[shadow]
-            verb = "denied entirely by" if other.rule.action == "deny" else "shadowed by"
+            verb = "denied entirely by" if other.rule.action is Action.DENY else "shadowed by"
             out.append(
                 _finding(
                     item,
-                    "warning",
+                    Severity.WARNING,
                     "shadowed-rule",
                     f"{verb} {other.label} ({other.where}): it never changes the result",
                     "remove it, or narrow the broader rule"
-                    if other.rule.action == "allow"
+                    if other.rule.action is Action.ALLOW
                     else "remove it, or narrow the deny rule",
                 )
             )
@@ -331,7 +333,11 @@ def _find_shadow(
         other = items[j]
         if j == index or other.rule.direction != rule.direction or other.rule.peers == ():
             continue
-        if other.rule.action == "allow" and _rule_key(other.rule) == _rule_key(rule) and j > index:
+        if (
+            other.rule.action is Action.ALLOW
+            and _rule_key(other.rule) == _rule_key(rule)
+            and j > index
+        ):
             continue  # equal rules under different subjects: report the later one only
         if named or analysis.selection.has_named(other.rule):
             if rule.ports != other.rule.ports:
@@ -345,7 +351,11 @@ def _find_shadow(
                 continue
             if analysis.selection.rule_bits(rule) & ~analysis.selection.rule_bits(other.rule):
                 continue
-            if other.rule.action == "allow" and _mutual(analysis, item, other, real) and j > index:
+            if (
+                other.rule.action is Action.ALLOW
+                and _mutual(analysis, item, other, real)
+                and j > index
+            ):
                 continue
         elif not _structurally_covers(other, item):
             continue
@@ -381,7 +391,7 @@ def _dns_checks(
         fqdn_rules = [
             r
             for r in section.rules
-            if r.action == "allow" and any(isinstance(p, FqdnPeer) for p in r.peers or ())
+            if r.action is Action.ALLOW and any(isinstance(p, FqdnPeer) for p in r.peers or ())
         ]
         if fqdn_rules:
             missing = _fqdn_without_dns(analysis, items, si, subjects, has_workloads)
@@ -391,7 +401,7 @@ def _dns_checks(
             if missing:
                 out.append(
                     Finding(
-                        "warning",
+                        Severity.WARNING,
                         "fqdn-without-dns",
                         f"toFQDNs ({names}) without an egress DNS rule with L7 `dns` for {missing}",
                         fqdn_rules[0].location,
@@ -406,7 +416,7 @@ def _dns_checks(
             reported.add(si)
             out.append(
                 Finding(
-                    "warning",
+                    Severity.WARNING,
                     "egress-deny-without-dns",
                     f"puts {lost} in egress default-deny without allowing DNS (53/UDP to kube-dns)",
                     section.location,
@@ -425,13 +435,18 @@ def _fqdn_without_dns(
             ci
             for ci in bit_indices(subjects)
             if not any(
-                _dns_rule(ref.rule) for ref in analysis.sections.rules_for(ci, "egress", "allow")
+                _dns_rule(ref.rule)
+                for ref in analysis.sections.rules_for(ci, Direction.EGRESS, Action.ALLOW)
             )
         ]
         return _workload_list(analysis, bad) if bad else None
     section = analysis.sections.entries[si][1]
     for item in items:
-        if item.rule.direction == "egress" and item.rule.action == "allow" and _dns_rule(item.rule):
+        if (
+            item.rule.direction is Direction.EGRESS
+            and item.rule.action is Action.ALLOW
+            and _dns_rule(item.rule)
+        ):
             probe = _Item(item.policy, section, item.rule, si)
             if item.section is section or _structurally_covers(item, probe):
                 return None
@@ -458,8 +473,8 @@ def _lost_dns(
     section = analysis.sections.entries[si][1]
     for item in items:
         if (
-            item.rule.direction == "egress"
-            and item.rule.action == "allow"
+            item.rule.direction is Direction.EGRESS
+            and item.rule.action is Action.ALLOW
             and _allows_dns_port(item.rule, analysis)
         ):
             probe = _Item(item.policy, section, item.rule, si)

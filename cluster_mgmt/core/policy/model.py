@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from enum import StrEnum
 from typing import Any
 
 from cluster_mgmt.core.policy.conn import L7
@@ -25,6 +26,20 @@ POLICY_KINDS = (KIND_K8S, KIND_CNP, KIND_CCNP)
 ENTITY_ATOMS = ("host", "remote-node", "kube-apiserver", "health", "init", "ingress", "unmanaged")
 CLUSTER_ENTITIES = ENTITY_ATOMS  # `cluster` = all pods + these (Cilium's InitEntities)
 KNOWN_ENTITIES = (*ENTITY_ATOMS, "all", "world", "world-ipv4", "world-ipv6", "cluster", "none")
+
+
+class Direction(StrEnum):
+    """The side of a pod a rule governs: traffic into it or out of it."""
+
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+
+class Action(StrEnum):
+    """What a rule does with the traffic it matches."""
+
+    ALLOW = "allow"
+    DENY = "deny"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +147,8 @@ class PortSpec:
 class Rule:
     """One allow or deny rule; ``peers``/``ports`` ``None`` mean any."""
 
-    direction: str  # "ingress" | "egress"
-    action: str  # "allow" | "deny"
+    direction: Direction
+    action: Action
     peers: tuple[Peer, ...] | None
     ports: tuple[PortSpec, ...] | None
     number: int  # 1-based within its list (spec.ingress, spec.egressDeny, ...)
@@ -143,7 +158,7 @@ class Rule:
     @property
     def label(self) -> str:
         """``ingress rule #1`` / ``egressDeny rule #2``."""
-        kind = self.direction if self.action == "allow" else f"{self.direction}Deny"
+        kind = self.direction if self.action is Action.ALLOW else f"{self.direction}Deny"
         return f"{kind} rule #{self.number}"
 
 

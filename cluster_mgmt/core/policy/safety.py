@@ -20,7 +20,7 @@ from cluster_mgmt.core.policy.inventory import (
     kube_dns_workloads,
     with_virtual_kube_dns,
 )
-from cluster_mgmt.core.policy.model import Policy
+from cluster_mgmt.core.policy.model import Direction, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def block_mode_hazards(
         if not any(C.allows(analysis.workload_conn(ref, d), "UDP", 53) for d in dns):
             why = (
                 "egress"
-                if any(analysis.sections.isolated(ci, "egress") for ci in classes)
+                if any(analysis.sections.isolated(ci, Direction.EGRESS) for ci in classes)
                 else "ingress at kube-dns"
             )
             out.append(
@@ -81,7 +81,7 @@ def block_mode_hazards(
                     f"is not allowed ({why} policy)",
                 )
             )
-        egress_isolated = any(analysis.sections.isolated(ci, "egress") for ci in classes)
+        egress_isolated = any(analysis.sections.isolated(ci, Direction.EGRESS) for ci in classes)
         if egress_isolated and needs_api_server(inv.workloads[ref]):
             conn = analysis.workload_to_atom(ref, api_atom)
             if not any(proto == "TCP" for proto, _ in conn):

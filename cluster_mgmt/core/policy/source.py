@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from cluster_mgmt.errors import Location
@@ -83,15 +84,19 @@ def field_path(path: Sequence[str | int]) -> str:
     return text
 
 
+class Severity(StrEnum):
+    """How much a finding matters (printed and written to JSON as its value)."""
+
+    ERROR = "error"  # the object is invalid and left out of the analysis
+    WARNING = "warning"  # part of it is not analysed, or it is likely a mistake
+    INFO = "info"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """Something a parser, the linter or the safety check wants the user to know.
+    """Something a parser, the linter or the safety check wants the user to know."""
 
-    ``severity`` is ``error`` (the object is invalid and left out of the analysis),
-    ``warning`` (part of it is not analysed, or it is likely a mistake) or ``info``.
-    """
-
-    severity: str
+    severity: Severity
     code: str
     message: str
     location: Location | None = None
@@ -142,7 +147,7 @@ def unknown_field_findings(
     """A warning for each key of ``raw`` outside ``known`` ("field 'x' is not WHAT ...")."""
     return [
         Finding(
-            "warning",
+            Severity.WARNING,
             "unknown-field",
             f"field {key!r} is not {what} and is not analysed",
             doc.locate((*path, str(key))),

@@ -26,7 +26,7 @@ from cluster_mgmt.core.policy.analysis._rows import (
 from cluster_mgmt.core.policy.analysis._selection import Selection
 from cluster_mgmt.core.policy.conn import Conn
 from cluster_mgmt.core.policy.inventory import Inventory, WorkloadRef
-from cluster_mgmt.core.policy.model import ENTITY_ATOMS, Policy
+from cluster_mgmt.core.policy.model import ENTITY_ATOMS, Direction, Policy
 
 
 class Analysis:
@@ -83,7 +83,7 @@ class Analysis:
         )
         self.rows: Rows = build_rows(self.selection, self.sections)
         self.rects: list[Rect] = rectangles(self.rows, self.atoms.pod_bits)
-        self._vectors: dict[tuple[str, tuple[int, ...]], list[Conn]] = {}
+        self._vectors: dict[tuple[Direction, tuple[int, ...]], list[Conn]] = {}
 
     @property
     def workloads(self) -> tuple[WorkloadRef, ...]:
@@ -148,13 +148,13 @@ class Analysis:
                         pairs[key] = conn
         return pairs
 
-    def external_vector(self, wi: int, direction: str) -> list[Conn]:
+    def external_vector(self, wi: int, direction: Direction) -> list[Conn]:
         """Connection per IPv4 atom: from workload ``wi`` (egress) or into it (ingress).
 
         Workloads whose pod shapes share rows share the (cached, read-only) vector.
         """
         rows = self.rows
-        row_of = rows.egress_row_of if direction == "egress" else rows.ingress_row_of
+        row_of = rows.egress_row_of if direction is Direction.EGRESS else rows.ingress_row_of
         key = (direction, tuple(sorted({row_of[c] for c in self.classes.workload_classes[wi]})))
         vec = self._vectors.get(key)
         if vec is None:
@@ -179,13 +179,13 @@ class Analysis:
         for wi, ref in enumerate(workloads):
             if wi in hidden or not self.classes.workload_classes[wi]:
                 continue
-            for direction in ("egress", "ingress"):
+            for direction in (Direction.EGRESS, Direction.INGRESS):
                 vec = self.external_vector(wi, direction)
                 entries = cache.get(id(vec))
                 if entries is None:
                     entries = cache[id(vec)] = self._ip_entries(vec)
                 for conn, ranges in entries:
-                    if direction == "egress":
+                    if direction is Direction.EGRESS:
                         out.append(Connection(ref, ranges, conn))
                     else:
                         out.append(Connection(ranges, ref, conn))
@@ -209,17 +209,17 @@ class Analysis:
             prev = conn
         return [(conn, IpRanges(tuple(r))) for conn, r in by_conn.items()]
 
-    def _extra(self, ref: WorkloadRef, direction: str) -> list[Connection]:
+    def _extra(self, ref: WorkloadRef, direction: Direction) -> list[Connection]:
         out: list[Connection] = []
         atoms: list[tuple[int, PeerRef]] = [
             (self.atoms.entity_atom(e), EntityRef(e)) for e in ENTITY_ATOMS
         ]
-        if direction == "egress":
+        if direction is Direction.EGRESS:
             atoms += [
                 (self.atoms.fqdn_bits[f].bit_length() - 1, FqdnRef(f)) for f in self.atoms.fqdns
             ]
         for atom, peer in atoms:
-            if direction == "egress":
+            if direction is Direction.EGRESS:
                 conn = self.workload_to_atom(ref, atom)
                 if conn:
                     out.append(Connection(ref, peer, conn))
@@ -246,10 +246,10 @@ class Analysis:
         for wi, ref in enumerate(workloads):
             if ref in hidden or not self.classes.workload_classes[wi]:
                 continue
-            for i, conn in enumerate(self.external_vector(wi, "egress")):
+            for i, conn in enumerate(self.external_vector(wi, Direction.EGRESS)):
                 if conn:
                     out[(ref, ("ip", partition.atoms[i]))] = conn
-            for i, conn in enumerate(self.external_vector(wi, "ingress")):
+            for i, conn in enumerate(self.external_vector(wi, Direction.INGRESS)):
                 if conn:
                     out[(("ip", partition.atoms[i]), ref)] = conn
         return out

@@ -14,7 +14,7 @@ from cluster_mgmt.core.policy import conn as C
 from cluster_mgmt.core.policy.analysis._atoms import bit_indices
 from cluster_mgmt.core.policy.analysis._selection import Selection
 from cluster_mgmt.core.policy.conn import Conn
-from cluster_mgmt.core.policy.model import Policy, Rule, Section
+from cluster_mgmt.core.policy.model import Action, Direction, Policy, Rule, Section
 
 Row = dict[Conn, int]
 
@@ -47,25 +47,33 @@ class PolicySections:
     bits: tuple[int, ...]
     of_class: tuple[tuple[int, ...], ...]
 
-    def relevant(self, ci: int, direction: str) -> tuple[int, ...]:
+    def relevant(self, ci: int, direction: Direction) -> tuple[int, ...]:
         """Sections that isolate class ``ci`` in ``direction`` or have rules for it."""
         out = []
         for si in self.of_class[ci]:
             section = self.entries[si][1]
-            iso = section.isolates_ingress if direction == "ingress" else section.isolates_egress
-            if iso or any(r.direction == direction for r in section.rules):
+            iso = (
+                section.isolates_ingress
+                if direction is Direction.INGRESS
+                else section.isolates_egress
+            )
+            if iso or any(r.direction is direction for r in section.rules):
                 out.append(si)
         return tuple(out)
 
-    def isolated(self, ci: int, direction: str) -> bool:
+    def isolated(self, ci: int, direction: Direction) -> bool:
         """Whether a class is isolated (default deny) in a direction."""
         for si in self.of_class[ci]:
             section = self.entries[si][1]
-            if section.isolates_ingress if direction == "ingress" else section.isolates_egress:
+            if (
+                section.isolates_ingress
+                if direction is Direction.INGRESS
+                else section.isolates_egress
+            ):
                 return True
         return False
 
-    def rules_for(self, ci: int, direction: str, action: str) -> list[RuleRef]:
+    def rules_for(self, ci: int, direction: Direction, action: Action) -> list[RuleRef]:
         """Rules of one direction and action that apply to a class, in policy order."""
         out: list[RuleRef] = []
         for si in self.of_class[ci]:
@@ -73,7 +81,7 @@ class PolicySections:
             out.extend(
                 RuleRef(policy, section, rule)
                 for rule in section.rules
-                if rule.direction == direction and rule.action == action
+                if rule.direction is direction and rule.action is action
             )
         return out
 
@@ -148,19 +156,19 @@ def build_rows(selection: Selection, sections: PolicySections) -> Rows:
         return rid
 
     for ci in range(n):
-        secs = sections.relevant(ci, "ingress")
+        secs = sections.relevant(ci, Direction.INGRESS)
         named = any(
             selection.has_named(r)
             for si in secs
             for r in sections.entries[si][1].rules
-            if r.direction == "ingress"
+            if r.direction is Direction.INGRESS
         )
         key = (secs, selection.shapes[ci].named_ports if named else None)
         rid = in_cache.get(key)
         if rid is None:
             rid = in_cache[key] = intern(_ingress_row(selection, sections, ci, secs))
         ingress_row_of[ci] = rid
-        secs = sections.relevant(ci, "egress")
+        secs = sections.relevant(ci, Direction.EGRESS)
         rid = out_cache.get(secs)
         if rid is None:
             rid = out_cache[secs] = intern(_egress_row(selection, sections, secs))
@@ -174,17 +182,17 @@ def _ingress_row(
     isolated = any(sections.entries[si][1].isolates_ingress for si in secs)
     row: Row = {C.EMPTY if isolated else C.ALL: selection.atoms.all_bits}
     shape = selection.shapes[ci]
-    for action in ("allow", "deny"):
-        if action == "allow" and not isolated:
+    for action in (Action.ALLOW, Action.DENY):
+        if action is Action.ALLOW and not isolated:
             continue  # allows add nothing to a non-isolated pod
         for si in secs:
             for rule in sections.entries[si][1].rules:
-                if rule.direction != "ingress" or rule.action != action:
+                if rule.direction is not Direction.INGRESS or rule.action is not action:
                     continue
                 conn = selection.static_conn(rule)
                 if selection.has_named(rule):
                     conn = C.union(conn, selection.named_conn(rule, shape))
-                fn = C.union if action == "allow" else C.subtract
+                fn = C.union if action is Action.ALLOW else C.subtract
                 row = _apply(row, selection.rule_bits(rule), fn, conn)
     row.pop(C.EMPTY, None)
     return row
@@ -193,14 +201,14 @@ def _ingress_row(
 def _egress_row(selection: Selection, sections: PolicySections, secs: tuple[int, ...]) -> Row:
     isolated = any(sections.entries[si][1].isolates_egress for si in secs)
     row: Row = {C.EMPTY if isolated else C.ALL: selection.atoms.all_bits}
-    for action in ("allow", "deny"):
-        if action == "allow" and not isolated:
+    for action in (Action.ALLOW, Action.DENY):
+        if action is Action.ALLOW and not isolated:
             continue
         for si in secs:
             for rule in sections.entries[si][1].rules:
-                if rule.direction != "egress" or rule.action != action:
+                if rule.direction is not Direction.EGRESS or rule.action is not action:
                     continue
-                fn = C.union if action == "allow" else C.subtract
+                fn = C.union if action is Action.ALLOW else C.subtract
                 for bits, conn in selection.egress_groups(rule):
                     row = _apply(row, bits, fn, conn)
     row.pop(C.EMPTY, None)
