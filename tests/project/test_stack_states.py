@@ -13,6 +13,8 @@ from cluster_mgmt.core.stack import CHARTS, RELEASES
 
 STATES = Path(__file__).resolve().parents[2] / "helmfile.d"
 _TEMPLATE = re.compile(r"\{\{[^}]*\}\}")
+# A line holding only a control action (`{{- if ... }}`, `{{- end }}`): no YAML of its own.
+_CONTROL_LINE = re.compile(r"^\s*\{\{-?\s*(if|else|end|range|with)\b[^}]*-?\}\}\s*$", re.M)
 
 
 def camel(name: str) -> str:
@@ -25,7 +27,8 @@ def state_releases() -> dict[str, tuple[str, dict[str, Any], dict[str, str]]]:
     out: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {}
     for path in sorted(STATES.glob("*.yaml.gotmpl")):
         # Template expressions become strings holding them, so the state reads as YAML.
-        text = _TEMPLATE.sub(lambda m: repr(m.group(0)), path.read_text())
+        text = _CONTROL_LINE.sub("", path.read_text())
+        text = _TEMPLATE.sub(lambda m: repr(m.group(0)), text)
         for doc in yaml.safe_load_all(text):
             if not doc or "releases" not in doc:
                 continue
