@@ -1,74 +1,232 @@
-"""Reading user YAML with positions, so every error can name ``file:line:col``."""
+"""The one way user YAML is read: libyaml speed, with the position of every key and item.
+
+Config, values overrides, chart data and Kubernetes manifests all go through the same
+loader: PyYAML's C parser composes the nodes and the constructors below turn mappings and
+sequences into :class:`PositionedDict`/:class:`PositionedList`, so every error can name
+``file:line:col``. YAML 1.1 scalars (``yes``/``on`` are booleans), as helm reads values.
+ruamel.yaml is used only to write a user's file back with its comments
+(:func:`load_roundtrip`, :func:`dump_roundtrip`).
+"""
 
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+import yaml  # type: ignore[import-untyped]
 
+from cluster_mgmt.core.positions import PositionedDict, PositionedList, position_of
 from cluster_mgmt.errors import ConfigError, Location
 
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    yaml.preserve_quotes = True
-    return yaml
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    track = True  # positioned mappings and lists for the document being constructed
+    unique_keys = True  # a key written twice in one mapping is an error
+
+
+def _construct_mapping(loader: Any, node: Any) -> Iterator[Any]:
+    if not loader.track:
+        yield from loader.construct_yaml_map(node)
+        return
+    data = PositionedDict()
+    data.start = (node.start_mark.line, node.start_mark.column)
+    yield data
+    loader.flatten_mapping(node)
+    positions = data.positions
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        mark = key_node.start_mark
+        try:
+            seen = key in positions
+        except TypeError as exc:  # an unhashable key such as a mapping
+            raise yaml.constructor.ConstructorError(
+                None, None, f"unusable mapping key ({exc})", mark
+            ) from exc
+        if seen and loader.unique_keys:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first set on line {positions[key][0] + 1})",
+                mark,
+            )
+        data[key] = loader.construct_object(value_node, deep=True)
+        positions[key] = (mark.line, mark.column)
+
+
+def _construct_sequence(loader: Any, node: Any) -> Iterator[Any]:
+    if not loader.track:
+        yield from loader.construct_yaml_seq(node)
+        return
+    data = PositionedList()
+    data.start = (node.start_mark.line, node.start_mark.column)
+    yield data
+    for item in node.value:
+        data.append(loader.construct_object(item, deep=True))
+        data.positions.append((item.start_mark.line, item.start_mark.column))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+
+
+def _top_kind(node: Any) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "kind":
+                return getattr(value, "value", None)
+    return None
+
+
+def _invalid(exc: yaml.YAMLError, file: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    loc = Location(file, mark.line + 1, mark.column + 1) if mark is not None else Location(file)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    return ConfigError(f"invalid YAML: {problem}", location=loc)
+
+
+def load_documents(
+    text: str, file: str, *, positioned_kinds: Collection[str] | None = None
+) -> list[Any]:
+    """Every document of a YAML text.
+
+    With ``positioned_kinds``, only documents whose top-level ``kind`` is one of them (or a
+    ``*List``) get positions and duplicate-key checks: that keeps reading thousands of
+    listed pods fast. Without it, every document gets them.
+
+    Raises:
+        ConfigError: with ``file:line:col`` when the text is not valid YAML.
+    """
+    loader = _Loader(text)
+    docs = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if positioned_kinds is None:
+                loader.track = True
+            else:
+                kind = _top_kind(node)
+                loader.track = kind in positioned_kinds or (
+                    isinstance(kind, str) and kind.endswith("List")
+                )
+            loader.unique_keys = loader.track
+            docs.append(loader.construct_document(node))
+    except yaml.YAMLError as exc:
+        raise _invalid(exc, file) from exc
+    finally:
+        loader.dispose()
+    return docs
 
 
 def load_text(text: str, file: str) -> Any:
-    """Parse one YAML document with positions (round-trip types). Raises ConfigError."""
-    try:
-        return _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", location=Location(file, line, col)) from exc
-    except YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", location=Location(file)) from exc
+    """Parse one YAML document with positions (an empty text is ``None``).
+
+    Raises:
+        ConfigError: with ``file:line:col`` when the text is not valid YAML, holds a
+            duplicate key or more than one document.
+    """
+    docs = load_documents(text, file)
+    if len(docs) > 1:
+        raise ConfigError(
+            "invalid YAML: expected one document, found several", location=Location(file)
+        )
+    return docs[0] if docs else None
 
 
-def load_file(path: Path, display: str | None = None) -> Any:
-    """Read and parse a YAML file; a missing or unreadable file is a ConfigError."""
+def read_text(path: Path, display: str | None = None) -> str:
+    """A user's text file; a missing or unreadable file is a ConfigError."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise ConfigError("file not found", location=Location(name)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", location=Location(name)) from exc
-    return load_text(text, name)
+
+
+def load_file(path: Path, display: str | None = None) -> Any:
+    """Read and parse a one-document YAML file with positions."""
+    name = display or str(path)
+    return load_text(read_text(path, name), name)
+
+
+def load_manifest_file(
+    path: Path, display: str, positioned_kinds: Collection[str] | None = None
+) -> list[Any]:
+    """The documents of a ``.yaml``/``.yml``/``.json`` manifest file.
+
+    JSON that YAML 1.1 does not accept (tabs, some escapes) is read as JSON, without
+    positions.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {display}: {exc}", location=Location(display)) from exc
+    if path.suffix == ".json":
+        try:
+            return load_documents(text, display, positioned_kinds=positioned_kinds)
+        except ConfigError:
+            try:
+                return [json.loads(text)]
+            except ValueError as exc:
+                loc = Location(display, getattr(exc, "lineno", None), getattr(exc, "colno", None))
+                raise ConfigError(f"invalid JSON: {exc}", location=loc) from exc
+    return load_documents(text, display, positioned_kinds=positioned_kinds)
 
 
 def locate(root: Any, path: tuple[str | int, ...], file: str) -> Location:
     """The position of the deepest node along ``path`` (keys and list indexes).
 
-    A path that runs past the document (a missing key) points at the parent mapping.
+    A path that runs past the document (a missing key) points at the last key found.
     """
-    node = root
-    line: int | None = None
-    col: int | None = None
-    for part in path:
-        if isinstance(node, CommentedMap) and part in node:
-            line, col = node.lc.key(part)
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line, col = node.lc.item(part)
-            node = node[part]
-        else:
-            if line is None and hasattr(node, "lc"):
-                line, col = node.lc.line, node.lc.col
-            break
     field = ".".join(str(p) for p in path) or None
-    if line is None:
-        return Location(file, 1, 1, field) if not path else Location(file, field=field)
-    return Location(file, line + 1, (col or 0) + 1, field)
+    if not path:
+        return Location(file, 1, 1)
+    pos = position_of(root, path)
+    if pos is None:
+        return Location(file, field=field)
+    return Location(file, pos[0] + 1, pos[1] + 1, field)
+
+
+def to_plain(data: Any) -> Any:
+    """Positioned (or round-trip) types to plain dicts/lists with string keys."""
+    if isinstance(data, dict):
+        return {str(k): to_plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [to_plain(v) for v in data]
+    if data.__class__.__module__.startswith("ruamel"):
+        for base in (bool, int, float, str):
+            if isinstance(data, base):
+                return base(data)
+    return data
+
+
+def _roundtrip() -> Any:
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.allow_duplicate_keys = False
+    rt.preserve_quotes = True
+    return rt
+
+
+def load_roundtrip(path: Path, display: str | None = None) -> Any:
+    """A YAML file as ruamel round-trip types, to be edited and written back."""
+    from ruamel.yaml.error import YAMLError
+
+    name = display or str(path)
+    text = read_text(path, name)
+    try:
+        return _roundtrip().load(text)
+    except YAMLError as exc:
+        load_text(text, name)  # the same message and position as every other read
+        raise ConfigError(f"invalid YAML: {exc}", location=Location(name)) from exc
 
 
 def child_mapping(parent: Any, key: str, *, before: str | None = None) -> Any:
@@ -89,18 +247,5 @@ def child_mapping(parent: Any, key: str, *, before: str | None = None) -> Any:
 def dump_roundtrip(data: Any) -> str:
     """Write round-trip YAML back, keeping the user's comments and order."""
     stream = io.StringIO()
-    _yaml().dump(data, stream)
+    _roundtrip().dump(data, stream)
     return stream.getvalue()
-
-
-def to_plain(data: Any) -> Any:
-    """Round-trip types to plain dicts/lists (for validation and merging)."""
-    if isinstance(data, dict):
-        return {str(k): to_plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [to_plain(v) for v in data]
-    if hasattr(data, "__class__") and data.__class__.__module__.startswith("ruamel"):
-        for base in (bool, int, float, str):
-            if isinstance(data, base):
-                return base(data)
-    return data

@@ -255,17 +255,18 @@ def set_policy_audit_mode(project_dir: Path, audit: bool, env: str | None) -> li
     Returns the environments whose mode changed.
     """
     project = load_project(project_dir)
+    path = project_dir / CONFIG_FILE
+    document = yamlio.load_roundtrip(path)  # edited in place, comments kept
     changed: list[str] = []
     for name in project.env_names(env):
-        env_doc = project.document["environments"][name]
+        env_doc = document["environments"][name]
         if "cilium" not in env_doc or env_doc["cilium"] is None:
             env_doc["cilium"] = {}
         if project.config.environments[name].cilium.policy_audit_mode != audit:
             changed.append(name)
         env_doc["cilium"]["policy_audit_mode"] = audit
     if changed:
-        path = project_dir / CONFIG_FILE
-        text = yamlio.dump_roundtrip(project.document)
+        text = yamlio.dump_roundtrip(document)
         # Render first against the new config so an edited generated file stops us early.
         config = parse_config(yamlio.load_text(text, str(path)), str(path))
         plan = plan_render(project_dir, config)

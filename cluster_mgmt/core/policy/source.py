@@ -1,7 +1,8 @@
 """Where things came from: positioned YAML nodes, locations and findings.
 
-The loader (in ``ops``) builds :class:`PositionedDict`/:class:`PositionedList` so the pure
-parsers here can point a finding at ``file:line:col`` without doing any I/O themselves.
+The YAML loader (``adapters.yamlio``) builds positioned mappings and lists
+(``core.positions``) so the pure parsers here can point a finding at ``file:line:col``
+without doing any I/O themselves.
 """
 
 from __future__ import annotations
@@ -11,31 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from cluster_mgmt.core.positions import PositionedDict, PositionedList, position_of
 from cluster_mgmt.errors import Location
 
-Position = tuple[int, int]  # 0-based line and column, as YAML parsers report them
-
-
-class PositionedDict(dict[Any, Any]):
-    """A mapping that remembers where each of its keys was written."""
-
-    __slots__ = ("positions", "start")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.positions: dict[Any, Position] = {}
-        self.start: Position | None = None
-
-
-class PositionedList(list[Any]):
-    """A sequence that remembers where each of its items was written."""
-
-    __slots__ = ("positions", "start")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.positions: list[Position] = []
-        self.start: Position | None = None
+__all__ = ["Finding", "PositionedDict", "PositionedList", "SourceDoc", "field_path", "locate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +32,7 @@ class SourceDoc:
 
 def locate(file: str, root: Any, path: Sequence[str | int]) -> Location:
     """Walk ``path`` from ``root`` and return the last position found, with the field path."""
-    best: Position | None = getattr(root, "start", None)
-    node = root
-    for part in path:
-        pos: Position | None = None
-        if isinstance(node, PositionedDict) and isinstance(part, str):
-            pos = node.positions.get(part)
-        elif isinstance(node, PositionedList) and isinstance(part, int):
-            if 0 <= part < len(node.positions):
-                pos = node.positions[part]
-        if pos is not None:
-            best = pos
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
+    best = position_of(root, path)
     field = field_path(path) or None
     if best is None:
         return Location(file, None, None, field)
