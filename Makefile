@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export HELMFILE_V1MODE := true
-# Chart data (values.yaml + values.schema.json per chart version) for `validate`.
-CHARTS_DIR ?= $(CURDIR)/../shared/upstream/charts
+# Chart data of the pinned versions, packed into the package for `validate` (not committed).
+UPSTREAM_CHARTS ?= $(CURDIR)/../shared/upstream/charts
+CHART_DATA := cluster_mgmt/_data/charts.zip
 
 .PHONY: demo test test-fast test-unit lint bench venv tools system clean
 
@@ -17,7 +18,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-venv: $(VENV)/.installed
+$(CHART_DATA): scripts/build_chart_data.py cluster_mgmt/core/stack.py cluster_mgmt/adapters/chart_data.py $(wildcard $(UPSTREAM_CHARTS)/*/*/* $(UPSTREAM_CHARTS)/*/*/*/*/*)
+	$(BIN)/python scripts/build_chart_data.py $(UPSTREAM_CHARTS)
+
+venv: $(VENV)/.installed $(CHART_DATA)
 
 tools: venv
 	scripts/install-tools.sh $(BIN)
@@ -30,7 +34,7 @@ demo: venv tools
 	$(BIN)/cluster-mgmt init demo --provider kind --env dev --gitlab-url https://gitlab.com \
 		--agent-project my-group/cluster-management --agent demo-agent --base-domain 127.0.0.1.nip.io
 	$(BIN)/cluster-mgmt -C demo render
-	$(BIN)/cluster-mgmt -C demo validate $(if $(wildcard $(CHARTS_DIR)),--charts-dir $(CHARTS_DIR))
+	$(BIN)/cluster-mgmt -C demo validate
 	cd demo && helmfile --environment dev build >/dev/null && echo "helmfile build: ok"
 	@echo "demo project ready in ./demo"
 

@@ -6,7 +6,7 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "e2e" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Charts fetched by `validate` land in the session's own cache, never in the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
+@pytest.fixture
+def bundled_charts() -> Path:
+    """The chart data packed into the package (made from ../shared/upstream/charts)."""
+    from cluster_mgmt.adapters.chart_data import bundle_path
+
+    found = bundle_path()
+    if found is None:
+        pytest.skip(
+            "the package has no chart data: it is built from ../shared/upstream/charts by "
+            "`make venv` (scripts/build_chart_data.py), and ../shared was absent"
+        )
+    return found
 
 
 @pytest.fixture

@@ -102,8 +102,11 @@ class Helmfile:
         return result.stdout
 
 
+PULL_TIMEOUT_S = 60.0
+
+
 class Helm:
-    """The helm binary, for offline rendering of charts."""
+    """The helm binary: offline rendering of charts, and fetching a chart version."""
 
     def __init__(self, binary: str | None = None, runner: Runner = subprocess_runner) -> None:
         self.binary = _absolute(binary or shutil.which("helm") or "helm")
@@ -128,3 +131,28 @@ class Helm:
         if result.returncode != 0:
             raise ToolError(f"helm template {release} failed:\n" + redact(result.stderr.strip()))
         return result.stdout
+
+    def pull(self, repo_url: str, chart: str, version: str, dest: Path) -> Path:
+        """``helm pull --repo URL CHART --version V --untar`` into ``dest``; the chart's dir.
+
+        Raises:
+            ToolError: helm is missing, the repository is unreachable or lacks the version.
+        """
+        dest.mkdir(parents=True, exist_ok=True)
+        argv = [
+            self.binary,
+            "pull",
+            chart,
+            "--repo",
+            repo_url,
+            "--version",
+            version,
+            "--untar",
+            "--untardir",
+            str(dest),
+        ]
+        result = self._run(argv, dest, {}, PULL_TIMEOUT_S)
+        if result.returncode != 0:
+            message = redact(result.stderr.strip() or result.stdout.strip())
+            raise ToolError(f"helm pull {chart} {version} from {repo_url} failed: {message}")
+        return dest / chart

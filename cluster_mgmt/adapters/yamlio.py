@@ -139,6 +139,19 @@ def load_text(text: str, file: str) -> Any:
     return docs[0] if docs else None
 
 
+def load_plain(text: str, file: str) -> Any:
+    """One YAML document as plain dicts and lists, without positions (chart data)."""
+    loader = _Loader(text)
+    loader.track = False
+    loader.unique_keys = False
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise _invalid(exc, file) from exc
+    finally:
+        loader.dispose()
+
+
 def read_text(path: Path, display: str | None = None) -> str:
     """A user's text file; a missing or unreadable file is a ConfigError."""
     name = display or str(path)

@@ -152,8 +152,10 @@ def values_cmd(ctx: click.Context, release: str, env: str | None) -> None:
     "--charts-dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     envvar="CLUSTER_MGMT_CHARTS_DIR",
-    help="Chart data: <chart>/<version>/values.yaml (+ values.schema.json), or unpacked "
-    "charts (`helm pull --untar`). [env: CLUSTER_MGMT_CHARTS_DIR]",
+    help="Check against this chart data instead: <chart>/<version>/values.yaml "
+    "(+ values.schema.json), or unpacked charts (`helm pull --untar`). By default the data "
+    "shipped for the pinned versions is used, and other versions are fetched with helm into "
+    "$XDG_CACHE_HOME/cluster-mgmt/charts. [env: CLUSTER_MGMT_CHARTS_DIR]",
 )
 @click.option("--no-helmfile", is_flag=True, help="Skip `helmfile build`.")
 @click.option("--env", "env", help="Only this environment.")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Path_ = tuple[str | int, ...]
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,16 +205,12 @@ def _unknown(key: str | int, known: list[Any]) -> str:
     return f"unknown key {key!r}: the chart does not define it, helm would ignore it{hint}"
 
 
-def schema_problems(values: Mapping[str, Any], chart: ChartData) -> list[KeyProblem]:
-    """Validate the chart defaults merged with ``values`` against the chart's schema."""
-    if not chart.schema:
-        return []
+def _validator_class(schema: Mapping[str, Any]) -> Any:
     import jsonschema
 
-    defaults = chart.effective_defaults()
     # Charts write "$schema" loosely (no trailing "#"); pick the draft by name.
-    declared = str(chart.schema.get("$schema", ""))
-    validator_cls = next(
+    declared = str(schema.get("$schema", ""))
+    return next(
         (
             cls
             for draft, cls in (
@@ -226,13 +223,119 @@ def schema_problems(values: Mapping[str, Any], chart: ChartData) -> list[KeyProb
         ),
         jsonschema.Draft202012Validator,
     )
-    validator = validator_cls(chart.schema)
 
-    def errors(doc: Mapping[str, Any]) -> dict[tuple[Path_, str], None]:
-        found = validator.iter_errors(doc)
+
+class ChartCheck:
+    """The checks of one chart version, prepared once and run on any number of values.
+
+    Building the merged defaults, the documented keys, the schema validator and the
+    chart's own baseline of schema errors costs far more than checking one values file,
+    so a run prepares each chart once, whatever the number of environments.
+    """
+
+    __slots__ = (
+        "_baseline",
+        "_key_schema",
+        "_local",
+        "_validator",
+        "chart",
+        "defaults",
+        "documented",
+    )
+
+    def __init__(self, chart: ChartData) -> None:
+        self.chart = chart
+        self.defaults = chart.effective_defaults()
+        self.documented = chart.all_documented()
+        self._key_schema = chart.key_schema()
+        self._validator: Any = None
+        self._baseline: dict[tuple[Path_, str], None] | None = None
+        self._local: dict[int, dict[str, Any]] = {}  # object schemas without their properties
+        if chart.schema:
+            self._validator = _validator_class(chart.schema)(chart.schema)
+
+    def unknown_keys(self, values: Any) -> Iterator[KeyProblem]:
+        """Keys of ``values`` that neither the chart's defaults nor its schema know."""
+        return unknown_keys(values, self.defaults, self._key_schema, documented=self.documented)
+
+    def _errors(self, doc: Mapping[str, Any]) -> dict[tuple[Path_, str], None]:
+        found = self._validator.iter_errors(doc)
         return {(tuple(e.absolute_path), f"schema: {e.message}"): None for e in found}
 
-    # Only what the values add: a chart's defaults are not always valid against its schema.
-    baseline = errors(defaults)
-    added = [key for key in errors(_deep_merge(defaults, values)) if key not in baseline]
-    return [KeyProblem(path, message) for path, message in sorted(added, key=str)]
+    def _added_errors(
+        self, schema: Any, default: Any, node: Any, path: Path_, out: dict[tuple[Path_, str], None]
+    ) -> None:
+        """The schema errors of ``node`` (at ``path``), skipping subtrees left at default.
+
+        A subtree that is the defaults' own object can only repeat the baseline's errors.
+        Where the schema is a plain object schema (``properties``, no ``$ref``, which older
+        drafts let override its siblings), its own keywords are checked on the node with
+        every property schema set to ``true``, and each property the node has is checked
+        against its schema the same way, recursively: the same errors as one validation
+        of the whole document, for a fraction of the work.
+        """
+        if node is default:
+            return
+        props = schema.get("properties") if isinstance(schema, Mapping) else None
+        if not isinstance(node, Mapping) or not isinstance(props, Mapping) or "$ref" in schema:
+            for err in self._validator.evolve(schema=schema).iter_errors(node):
+                out[((*path, *err.absolute_path), f"schema: {err.message}")] = None
+            return
+        local = self._local.get(id(schema))
+        if local is None:
+            local = {**schema, "properties": dict.fromkeys(props, True)}
+            self._local[id(schema)] = local
+        for err in self._validator.evolve(schema=local).iter_errors(node):
+            out[((*path, *err.absolute_path), f"schema: {err.message}")] = None
+        defaults = default if isinstance(default, Mapping) else {}
+        for key, value in node.items():
+            if key in props:
+                self._added_errors(
+                    props[key], defaults.get(key, _MISSING), value, (*path, key), out
+                )
+
+    def schema_problems(self, values: Mapping[str, Any]) -> list[KeyProblem]:
+        """Schema errors of the defaults merged with ``values`` that the defaults lack."""
+        if self._validator is None:
+            return []
+        if self._baseline is None:
+            # Only what the values add: a chart's defaults are not always valid against
+            # its schema.
+            self._baseline = self._errors(self.defaults)
+        baseline = self._baseline
+        found: dict[tuple[Path_, str], None] = {}
+        schema = self.chart.schema
+        self._added_errors(schema, self.defaults, _deep_merge(self.defaults, values), (), found)
+        added = [key for key in found if key not in baseline]
+        return [KeyProblem(path, message) for path, message in sorted(added, key=str)]
+
+
+def schema_problems(values: Mapping[str, Any], chart: ChartData) -> list[KeyProblem]:
+    """Validate the chart defaults merged with ``values`` against the chart's schema."""
+    return ChartCheck(chart).schema_problems(values)
+
+
+def chart_to_json(chart: ChartData) -> dict[str, Any]:
+    """A chart's data as plain JSON (the package ships the pinned charts this way)."""
+    return {
+        "name": chart.name,
+        "version": chart.version,
+        "source": chart.source,
+        "values": chart.values,
+        "schema": chart.schema,
+        "documented": sorted(list(p) for p in chart.documented),
+        "subcharts": {name: chart_to_json(sub) for name, sub in chart.subcharts.items()},
+    }
+
+
+def chart_from_json(data: Mapping[str, Any]) -> ChartData:
+    """The inverse of :func:`chart_to_json`."""
+    return ChartData(
+        str(data["name"]),
+        str(data["version"]),
+        data["values"],
+        data.get("schema"),
+        str(data.get("source", "")),
+        {name: chart_from_json(sub) for name, sub in data.get("subcharts", {}).items()},
+        frozenset(tuple(p) for p in data.get("documented", [])),
+    )

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cluster_mgmt.adapters import yamlio
+from cluster_mgmt.adapters.chart_data import ChartLibrary
 from cluster_mgmt.adapters.helm import Helmfile
 from cluster_mgmt.core import render as core_render
-from cluster_mgmt.core.chart_check import (
-    ChartData,
-    commented_keys,
-    schema_problems,
-    unknown_keys,
-)
+from cluster_mgmt.core.chart_check import ChartCheck
 from cluster_mgmt.core.values_merge import merge_values
 from cluster_mgmt.errors import ConfigError, Location, ToolError, UserError
 from cluster_mgmt.ops.project import load_project, plan_render
@@ -45,77 +40,11 @@ class ValidationReport:
             )
 
 
-def _load_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _load_yaml(path: Path) -> Any:
-    return yamlio.to_plain(yamlio.load_file(path)) or {}
-
-
-def _chart_dir(charts_dir: Path, chart: str, version: str) -> tuple[Path | None, str]:
-    base = charts_dir / chart
-    if (base / version / "values.yaml").is_file():
-        return base / version, ""
-    chart_yaml = base / "Chart.yaml"
-    if chart_yaml.is_file():  # an unpacked chart (`helm pull --untar`)
-        found = str((_load_yaml(chart_yaml) or {}).get("version", ""))
-        if found == version:
-            return base, ""
-        return base, f"{chart}: checked against chart {found}, not the pinned {version}"
-    if base.is_dir():
-        candidates = [p for p in base.iterdir() if (p / "values.yaml").is_file()]
-        if len(candidates) == 1:
-            return candidates[0], (
-                f"{chart}: no data for {version}; checked against {candidates[0].name}"
-            )
-    return None, f"{chart} {version}: no chart data in {charts_dir}; keys not checked"
-
-
-def load_chart_data(charts_dir: Path, chart: str, version: str) -> tuple[ChartData | None, str]:
-    """Chart defaults, schema and subcharts from a charts directory (two layouts)."""
-    where, note = _chart_dir(charts_dir, chart, version)
-    if where is None:
-        return None, note
-    subcharts: dict[str, ChartData] = {}
-    for container in (where / "subcharts", where / "charts"):
-        if not container.is_dir():
-            continue
-        for sub in sorted(container.iterdir()):
-            values = sub / "values.yaml"
-            if not values.is_file():
-                versions = [p for p in sub.iterdir() if (p / "values.yaml").is_file()]
-                if not versions:
-                    continue
-                values = versions[0] / "values.yaml"
-            schema_file = values.with_name("values.schema.json")
-            subcharts[sub.name] = ChartData(
-                sub.name,
-                values.parent.name,
-                _load_yaml(values),
-                _load_json(schema_file) if schema_file.is_file() else None,
-                str(values.parent),
-                documented=commented_keys(values.read_text(encoding="utf-8")),
-            )
-    schema_file = where / "values.schema.json"
-    data = ChartData(
-        chart,
-        version if not note else where.name,
-        _load_yaml(where / "values.yaml"),
-        _load_json(schema_file) if schema_file.is_file() else None,
-        str(where),
-        subcharts,
-        commented_keys((where / "values.yaml").read_text(encoding="utf-8")),
-    )
-    return data, note
-
-
 def _check_release(
-    project_root: Path, env: str, release: str, chart: ChartData, report: ValidationReport
+    project_root: Path, env: str, release: str, check: ChartCheck, report: ValidationReport
 ) -> None:
     gen_rel = core_render.values_path(env, release)
     over_rel = core_render.override_path(env, release)
-    defaults = chart.effective_defaults()
     docs: list[tuple[str, Any]] = []
     for rel in (gen_rel, over_rel):
         file = project_root / rel
@@ -128,13 +57,12 @@ def _check_release(
         if not isinstance(doc, dict):
             report.problems.append(f"{Location(name, 1, 1)}: values must be a mapping")
             continue
-        for problem in unknown_keys(
-            yamlio.to_plain(doc), defaults, chart.key_schema(), documented=chart.all_documented()
-        ):
+        plain = yamlio.to_plain(doc)
+        for problem in check.unknown_keys(plain):
             loc = yamlio.locate(doc, problem.path, name)
             report.problems.append(f"{loc}: {loc.field}: {problem.message}")
-        merged = merge_values(merged, yamlio.to_plain(doc))
-    for problem in schema_problems(merged, chart):
+        merged = merge_values(merged, plain)
+    for problem in check.schema_problems(merged):
         # Point at the last file that sets the path (the override wins).
         name, doc = next(((n, d) for n, d in reversed(docs) if _has_path(d, problem.path)), docs[0])
         loc = yamlio.locate(doc, problem.path, name)
@@ -196,12 +124,17 @@ def _relative(text: str, root: Path) -> str:
 def validate_project(
     project_dir: Path,
     *,
-    charts_dir: Path | None,
+    charts_dir: Path | None = None,
     run_helmfile: bool = True,
     env: str | None = None,
     helmfile: Helmfile | None = None,
+    charts: ChartLibrary | None = None,
 ) -> ValidationReport:
-    """Run every check; problems are collected, not raised one at a time."""
+    """Run every check; problems are collected, not raised one at a time.
+
+    Chart data comes from ``charts_dir`` when given, else from ``charts`` (by default: the
+    data shipped with the package, the cache, ``helm pull``).
+    """
     report = ValidationReport()
     project = load_project(project_dir)
     report.checked.append("config: cluster-mgmt.yaml")
@@ -212,31 +145,27 @@ def validate_project(
             f"generated files are stale or edited: {names} (run `cluster-mgmt render`)"
         )
     envs = project.env_names(env)
-    if charts_dir is None:
-        report.notes.append(
-            "no --charts-dir: values keys not checked against the charts "
-            "(see `cluster-mgmt validate --help`)"
-        )
-    else:
-        cache: dict[tuple[str, str], tuple[ChartData | None, str]] = {}
-        for env_name in envs:
-            for release in core_render.enabled_releases(project.config, env_name):
-                pin = core_render.release_chart(project.config, env_name, release)
-                if pin is None:
-                    continue
-                if pin not in cache:
-                    cache[pin] = load_chart_data(charts_dir, *pin)
-                    if cache[pin][1]:
-                        report.notes.append(cache[pin][1])
-                chart = cache[pin][0]
-                if chart is None:
-                    continue
-                before = len(report.problems)
-                _check_release(project_dir, env_name, release, chart, report)
-                if len(report.problems) == before:
-                    report.checked.append(
-                        f"values: {env_name}/{release} against {pin[0]} {chart.version}"
-                    )
+    library = charts or ChartLibrary(charts_dir=charts_dir)
+    checks: dict[tuple[str, str], ChartCheck | None] = {}
+    for env_name in envs:
+        for release in core_render.enabled_releases(project.config, env_name):
+            pin = core_render.release_chart(project.config, env_name, release)
+            if pin is None:
+                continue
+            if pin not in checks:  # each chart version is read and prepared once per run
+                chart, note = library.get(*pin)
+                checks[pin] = ChartCheck(chart) if chart is not None else None
+                if note:
+                    report.notes.append(note if chart is not None else f"release {release}: {note}")
+            check = checks[pin]
+            if check is None:
+                continue
+            before = len(report.problems)
+            _check_release(project_dir, env_name, release, check, report)
+            if len(report.problems) == before:
+                report.checked.append(
+                    f"values: {env_name}/{release} against {pin[0]} {check.chart.version}"
+                )
     _check_policies(project_dir, report)
     if run_helmfile:
         runner = helmfile or Helmfile()

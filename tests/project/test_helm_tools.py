@@ -68,7 +68,9 @@ def test_helmfile_build_does_not_need_the_agent_token(
     assert "requiredEnv" not in out
 
 
-def test_validate_runs_helmfile_build(tmp_path: Path, run_cli, helmfile_bin, helm_bin) -> None:
+def test_validate_runs_helmfile_build(
+    tmp_path: Path, run_cli, helmfile_bin, helm_bin, bundled_charts
+) -> None:
     project = _project(tmp_path, run_cli, "kind")
     report = validate_project(project, charts_dir=None, helmfile=Helmfile(helmfile_bin, helm_bin))
     assert "helmfile build: dev" in report.checked

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from cluster_mgmt.adapters.chart_data import load_chart_data
 from cluster_mgmt.core.render import enabled_releases, release_chart
 from cluster_mgmt.ops.project import load_project
-from cluster_mgmt.ops.validate import load_chart_data
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "input.yaml").is_file())
@@ -126,7 +126,9 @@ def test_commented_chart_keys_are_known(upstream_charts: Path) -> None:
     assert "policyAuditMode" not in chart.values
 
 
-def test_validate_reports_bad_policy_and_stale_files(tmp_path: Path, run_cli) -> None:
+def test_validate_reports_bad_policy_and_stale_files(
+    tmp_path: Path, run_cli, bundled_charts: Path
+) -> None:
     project = _project(tmp_path, run_cli, "kind")
     (project / "policies/broken.yaml").write_text("kind: Deployment\napiVersion: apps/v1\n")
     (project / "environments.yaml").write_text("environments: {}\n")
@@ -134,7 +136,8 @@ def test_validate_reports_bad_policy_and_stale_files(tmp_path: Path, run_cli) ->
     assert result.exit_code == 2
     assert "policies/broken.yaml: Deployment (no name) is not a NetworkPolicy" in result.stderr
     assert "stale or edited: environments.yaml" in result.stderr
-    assert "no --charts-dir" in result.stderr
+    # Values keys are checked with no flags, against the chart data shipped for the pins.
+    assert "ok: values: dev/cilium against cilium 1.19.6" in result.stdout
 
 
 def test_schema_command_prints_the_config_schema(run_cli) -> None:
@@ -147,7 +150,9 @@ def test_schema_command_prints_the_config_schema(run_cli) -> None:
     assert env["properties"]["provider"]["$ref"].endswith("Provider")
 
 
-def test_validate_reports_policy_field_errors_with_line(tmp_path: Path, run_cli) -> None:
+def test_validate_reports_policy_field_errors_with_line(
+    tmp_path: Path, run_cli, bundled_charts: Path
+) -> None:
     project = _project(tmp_path, run_cli, "kind")
     (project / "policies/bad.yaml").write_text(
         "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
