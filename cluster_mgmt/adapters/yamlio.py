@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -24,54 +24,121 @@ from cluster_mgmt.errors import ConfigError, Location
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_ScalarNode: Any = yaml.ScalarNode
+_SequenceNode: Any = yaml.SequenceNode
+_MappingNode: Any = yaml.MappingNode
+_ConstructorError: Any = yaml.constructor.ConstructorError
+
+# Plain scalars repeat a lot in Kubernetes listings (v1, Pod, TCP, true): resolve each once.
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_MAX = 200_000
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc]
-    track = True  # positioned mappings and lists for the document being constructed
-    unique_keys = True  # a key written twice in one mapping is an error
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is _ScalarNode:
+            if not implicit[0]:
+                return _STR  # quoted: a string, as YAML 1.1 resolves it without path resolvers
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) < _RESOLVED_MAX:
+                    _RESOLVED[value] = tag
+            return tag
+        return _MAP if kind is _MappingNode else _SEQ
 
 
-def _construct_mapping(loader: Any, node: Any) -> Iterator[Any]:
-    if not loader.track:
-        yield from loader.construct_yaml_map(node)
-        return
-    data = PositionedDict()
-    data.start = (node.start_mark.line, node.start_mark.column)
-    yield data
-    loader.flatten_mapping(node)
-    positions = data.positions
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        mark = key_node.start_mark
-        try:
-            seen = key in positions
-        except TypeError as exc:  # an unhashable key such as a mapping
-            raise yaml.constructor.ConstructorError(
-                None, None, f"unusable mapping key ({exc})", mark
-            ) from exc
-        if seen and loader.unique_keys:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {key!r} (first set on line {positions[key][0] + 1})",
-                mark,
-            )
-        data[key] = loader.construct_object(value_node, deep=True)
-        positions[key] = (mark.line, mark.column)
+def _construct(loader: Any, root: Any, track: bool, unique: bool) -> Any:
+    """Objects from a composed node tree, with positions when ``track``.
 
+    What PyYAML's SafeConstructor builds, for a fraction of its per-node cost: strings are
+    taken as they are, other scalars go to the SafeConstructor's own functions, and
+    anything unusual (``!!set``, ``!!omap``, unknown tags) to PyYAML itself. An anchored
+    node is built once and shared, as PyYAML does, so alias bombs stay small.
+    """
+    memo: dict[int, Any] = {}
+    scalar = loader.yaml_constructors
 
-def _construct_sequence(loader: Any, node: Any) -> Iterator[Any]:
-    if not loader.track:
-        yield from loader.construct_yaml_seq(node)
-        return
-    data = PositionedList()
-    data.start = (node.start_mark.line, node.start_mark.column)
-    yield data
-    for item in node.value:
-        data.append(loader.construct_object(item, deep=True))
-        data.positions.append((item.start_mark.line, item.start_mark.column))
+    def build(node: Any) -> Any:
+        cls = node.__class__
+        tag = node.tag
+        if cls is _ScalarNode:
+            if tag == _STR:
+                return node.value
+            ctor = scalar.get(tag)
+            return ctor(loader, node) if ctor is not None else loader.construct_object(node, True)
+        done = memo.get(id(node))
+        if done is not None:
+            return done
+        if cls is _SequenceNode and tag == _SEQ:
+            if not track:
+                items: list[Any] = []
+                memo[id(node)] = items
+                items.extend([build(item) for item in node.value])
+                return items
+            seq = PositionedList()
+            seq.start = (node.start_mark.line, node.start_mark.column)
+            memo[id(node)] = seq
+            for item in node.value:
+                seq.append(build(item))
+                mark = item.start_mark
+                seq.positions.append((mark.line, mark.column))
+            return seq
+        if cls is _MappingNode and tag == _MAP:
+            own: set[int] | None = None  # with `<<: *defaults`, the keys written here
+            if any(key.tag == _MERGE for key, _ in node.value):
+                own = {id(key) for key, _ in node.value if key.tag != _MERGE}
+                loader.flatten_mapping(node)
+            if not track:
+                plain: dict[Any, Any] = {}
+                memo[id(node)] = plain
+                try:
+                    for key_node, value_node in node.value:
+                        plain[build(key_node)] = build(value_node)
+                except TypeError as exc:  # an unhashable key such as a mapping
+                    raise _ConstructorError(
+                        None, None, f"unusable mapping key ({exc})", node.start_mark
+                    ) from exc
+                return plain
+            data = PositionedDict()
+            data.start = (node.start_mark.line, node.start_mark.column)
+            memo[id(node)] = data
+            positions = data.positions
+            own_seen: dict[Any, tuple[int, int]] = {}
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                mark = key_node.start_mark
+                here = (mark.line, mark.column)
+                try:
+                    if own is None:
+                        first = positions.get(key)
+                    elif id(key_node) in own:  # a merged key may be overridden, once
+                        first = own_seen.get(key)
+                        own_seen[key] = here
+                    else:
+                        first = None
+                        hash(key)
+                except TypeError as exc:  # an unhashable key such as a mapping
+                    raise _ConstructorError(
+                        None, None, f"unusable mapping key ({exc})", mark
+                    ) from exc
+                if first is not None and unique:
+                    raise _ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first set on line {first[0] + 1})",
+                        mark,
+                    )
+                data[key] = build(value_node)
+                positions[key] = here
+            return data
+        return loader.construct_object(node, True)
 
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+    return build(root)
 
 
 def _top_kind(node: Any) -> Any:
@@ -109,14 +176,13 @@ def load_documents(
             if node is None:
                 continue
             if positioned_kinds is None:
-                loader.track = True
+                track = True
             else:
                 kind = _top_kind(node)
-                loader.track = kind in positioned_kinds or (
+                track = kind in positioned_kinds or (
                     isinstance(kind, str) and kind.endswith("List")
                 )
-            loader.unique_keys = loader.track
-            docs.append(loader.construct_document(node))
+            docs.append(_construct(loader, node, track, track))
     except yaml.YAMLError as exc:
         raise _invalid(exc, file) from exc
     finally:
@@ -142,10 +208,9 @@ def load_text(text: str, file: str) -> Any:
 def load_plain(text: str, file: str) -> Any:
     """One YAML document as plain dicts and lists, without positions (chart data)."""
     loader = _Loader(text)
-    loader.track = False
-    loader.unique_keys = False
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        return None if node is None else _construct(loader, node, False, False)
     except yaml.YAMLError as exc:
         raise _invalid(exc, file) from exc
     finally:
