@@ -9,8 +9,8 @@ whole `cluster-mgmt` process (Python start-up included):
 - `validate --no-helmfile` (config, generated files current, every values key against the
   chart data shipped with the package, policies).
 
-It prints the median of several runs for each size and the cost per environment, so linear
-growth can be read off.
+It prints the median of several runs for each size, and a straight-line fit (fixed cost +
+cost per environment) so linear growth can be read off.
 
     python benchmarks/fleet.py                 # 25, 50 and 100 environments
     python benchmarks/fleet.py --sizes 100 200 --runs 7
@@ -118,7 +118,7 @@ def main() -> None:
     env_vars.pop("CLUSTER_MGMT_CHARTS_DIR", None)  # the data shipped with the package
     os.environ.clear()
     os.environ.update(env_vars)
-    print(f"{'envs':>5} {'command':<26} {'median s':>9} {'min':>7} {'max':>7} {'ms/env':>7}")
+    print(f"{'envs':>5} {'command':<26} {'median s':>9} {'min':>7} {'max':>7}")
     results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
@@ -133,12 +133,15 @@ def main() -> None:
                 low, med, high = time_command([*cli, "-C", str(root), *extra], args.runs)
                 results[n][name] = med
                 label = " ".join(extra) + (" (no-op)" if name == "render" else "")
-                print(f"{n:5d} {label:<26} {med:9.3f} {low:7.3f} {high:7.3f} {med / n * 1000:7.1f}")
+                print(f"{n:5d} {label:<26} {med:9.3f} {low:7.3f} {high:7.3f}")
     if len(args.sizes) > 1:
-        small, large = min(args.sizes), max(args.sizes)
+        sizes = sorted(results)
         for name in ("render", "validate"):
-            slope = (results[large][name] - results[small][name]) / (large - small)
-            print(f"{name}: {slope * 1000:.1f} ms per extra environment ({small} -> {large})")
+            fit = statistics.linear_regression(sizes, [results[n][name] for n in sizes])
+            print(
+                f"{name}: {fit.intercept:.3f} s fixed + {fit.slope * 1000:.1f} ms per environment "
+                f"(least squares over {', '.join(map(str, sizes))})"
+            )
     for n, limits in TARGETS.items():
         for name, limit in limits.items():
             if n in results:

@@ -7,6 +7,7 @@ the user (override values, example policies, the pipeline).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -36,18 +37,48 @@ class RenderedProject:
     seeds: Mapping[PurePosixPath, str]
 
 
+_STR = "tag:yaml.org,2002:str"
+_ScalarNode: Any = yaml.ScalarNode
+_MappingNode: Any = yaml.MappingNode
+_SequenceNode: Any = yaml.SequenceNode
+# The emitter asks whether each string would read back as a string (YAML 1.1 rules, where
+# `yes` and `on` are booleans); generated files repeat the same strings a lot.
+_RESOLVED: dict[tuple[str, bool], str] = {}
+
+
 class _Dumper(_BaseDumper):  # type: ignore[misc]
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not _ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, bool(implicit[0]))
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
+        return tag
 
-def _represent_str(dumper: Any, data: str) -> Any:
-    # Multi-line strings (Fluentd config) as literal blocks, readable in review.
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
-
-_Dumper.add_representer(str, _represent_str)
+def _node(dumper: Any, data: Any) -> Any:
+    """The YAML node of ``data``, as SafeRepresenter makes it, for the common types."""
+    kind = type(data)
+    if kind is str:
+        # Multi-line strings (Fluentd config) as literal blocks, readable in review.
+        return _ScalarNode(_STR, data, style="|" if "\n" in data else None)
+    if kind is dict:
+        pairs = [(_node(dumper, k), _node(dumper, v)) for k, v in data.items()]
+        return _MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
+    if kind is list:
+        items = [_node(dumper, v) for v in data]
+        return _SequenceNode("tag:yaml.org,2002:seq", items, flow_style=False)
+    if kind is bool:
+        return _ScalarNode("tag:yaml.org,2002:bool", "true" if data else "false")
+    if kind is int:
+        return _ScalarNode("tag:yaml.org,2002:int", str(data))
+    if data is None:
+        return _ScalarNode("tag:yaml.org,2002:null", "null")
+    return dumper.represent_data(data)
 
 
 def dump_yaml(data: Any) -> str:
@@ -55,16 +86,17 @@ def dump_yaml(data: Any) -> str:
 
     Strings are quoted by YAML 1.1 rules (``"yes"``, ``"on"``), the way helm reads them.
     """
-    return str(
-        yaml.dump(
-            data,
-            Dumper=_Dumper,
-            default_flow_style=False,
-            sort_keys=False,
-            width=4096,
-            allow_unicode=True,
-        )
+    stream = io.StringIO()
+    dumper = _Dumper(
+        stream, default_flow_style=False, sort_keys=False, width=4096, allow_unicode=True
     )
+    try:
+        dumper.open()
+        dumper.serialize(_node(dumper, data))
+        dumper.close()
+    finally:
+        dumper.dispose()
+    return stream.getvalue()
 
 
 def _header(hint: str) -> str:
