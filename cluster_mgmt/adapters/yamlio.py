@@ -309,6 +309,8 @@ def load_roundtrip(path: Path, display: str | None = None) -> Any:
 
 def child_mapping(parent: Any, key: str, *, before: str | None = None) -> Any:
     """``parent[key]`` as a round-trip mapping, added (before ``before``) when absent."""
+    from ruamel.yaml.comments import CommentedMap
+
     child = parent.get(key)
     if isinstance(child, dict):
         return child

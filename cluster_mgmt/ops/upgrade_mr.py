@@ -105,7 +105,7 @@ def _index_text(
 
 def _with_pins(project: Project, upgrades: list[Upgrade]) -> str:
     """The config text with the new pins (comments and order kept)."""
-    doc = project.document
+    doc = yamlio.load_roundtrip(project.root / CONFIG_FILE)  # edited in place, comments kept
     charts = yamlio.child_mapping(doc, "charts", before="environments")
     for up in upgrades:
         alias = up.chart.replace("-", "_")
