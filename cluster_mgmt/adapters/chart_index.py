@@ -9,12 +9,10 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML: libyaml speed for multi-MB indexes
-
+from cluster_mgmt.adapters import yamlio
 from cluster_mgmt.adapters.secrets import redact
-from cluster_mgmt.errors import ClusterError, UserError
+from cluster_mgmt.errors import ClusterError, ConfigError, UserError
 
 DEFAULT_TIMEOUT_S = 60.0
 # Real indexes are a few MB (cilium's is the largest); more is a wrong URL.
@@ -56,11 +54,10 @@ def read_local_index(index_dir: Path, repo_name: str) -> str | None:
 
 def chart_versions(text: str, chart: str, source: str) -> list[str]:
     """The versions of ``chart`` listed in an index (empty when the chart is absent)."""
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        raise UserError(f"{source}: not a chart index: {exc}") from None
+        data = yamlio.load_plain(text, source)
+    except ConfigError as exc:
+        raise UserError(f"not a chart index: {exc.render()}") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
         raise UserError(f"{source}: not a chart index (no entries:)")
     entries = data["entries"].get(chart) or []
