@@ -1,4 +1,4 @@
-"""Wheel build hook: put the chart data of the pinned versions into the package.
+"""Build hook (wheel and sdist): put the chart data of the pinned versions into the package.
 
 ``cluster_mgmt/_data/charts.zip`` is made from the chart files beside the checkout
 (``scripts/build_chart_data.py``) and is not committed; a wheel built where they are
@@ -15,7 +15,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 
 class ChartDataHook(BuildHookInterface):  # type: ignore[misc]
-    """Builds cluster_mgmt/_data/charts.zip before the wheel is assembled."""
+    """Builds cluster_mgmt/_data/charts.zip before the wheel or sdist is assembled."""
 
     PLUGIN_NAME = "chart-data"
 
@@ -32,7 +32,9 @@ class ChartDataHook(BuildHookInterface):  # type: ignore[misc]
         written = module.build(upstream)
         if written:
             self.app.display_info(f"chart data for {', '.join(written)}")
+        elif module.OUT.is_file():  # e.g. a wheel built from a source distribution
+            self.app.display_info(f"{upstream} not found: using {module.OUT.name} as it is")
         else:
-            self.app.display_warning(f"{upstream} not found: the wheel has no chart data")
+            self.app.display_warning(f"{upstream} not found: the package has no chart data")
         if version != "editable" and module.OUT.is_file():
             build_data["force_include"][str(module.OUT)] = "cluster_mgmt/_data/charts.zip"
