@@ -18,7 +18,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-$(CHART_DATA): scripts/build_chart_data.py cluster_mgmt/core/stack.py cluster_mgmt/adapters/chart_data.py $(wildcard $(UPSTREAM_CHARTS)/*/*/* $(UPSTREAM_CHARTS)/*/*/*/*/*)
+$(CHART_DATA): scripts/build_chart_data.py cluster_mgmt/core/stack.py cluster_mgmt/adapters/chart_data.py $(wildcard $(UPSTREAM_CHARTS)/*/*/* $(UPSTREAM_CHARTS)/*/*/*/*/*) | $(VENV)/.installed
 	$(BIN)/python scripts/build_chart_data.py $(UPSTREAM_CHARTS)
 
 venv: $(VENV)/.installed $(CHART_DATA)
