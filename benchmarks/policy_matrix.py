@@ -3,7 +3,9 @@
 Generates namespaces, workloads (Deployments, StatefulSets, DaemonSets, bare Pods) whose pods
 are listed with owner references, labels that overlap realistically (app, tier, team, env,
 version), and a mix of Kubernetes NetworkPolicies and CiliumNetworkPolicies; writes them as
-YAML, then times loading and analysis separately and prints the figures.
+YAML, then times loading and analysis separately and prints the figures, next to a bare
+``yaml.CSafeLoader`` load of the same files (in-process, and as whole processes against
+`cluster-mgmt policy matrix -o json`; target: at most 1.5x the bare load).
 
     python benchmarks/policy_matrix.py                # 5,000 pods / 1,000 policies
     python benchmarks/policy_matrix.py --pods 50000   # same label sets, 10x the pods
