@@ -19,28 +19,35 @@ def _conn_json(conn: Conn) -> Any:
     return C.to_json(conn)
 
 
-def matrix_json(connections: Sequence[Connection]) -> list[dict[str, Any]]:
-    """``[{"src": PEER, "dst": PEER, "conn": CONN}, ...]``."""
-    peers: dict[PeerRef, dict[str, Any]] = {}
+def to_json_text(connections: Sequence[Connection]) -> str:
+    """The JSON document printed by ``policy matrix -o json``: one entry per line.
 
-    def peer(p: PeerRef) -> dict[str, Any]:
+    Each entry is ``{"src": PEER, "dst": PEER, "conn": CONN}``.
+    """
+    if not connections:
+        return "[]\n"
+    # Peers and connections repeat across entries: each is encoded once, and an entry is
+    # the text json.dumps would give for {"src": ..., "dst": ..., "conn": ...}.
+    peers: dict[PeerRef, str] = {}
+    conns: dict[Conn, str] = {}
+
+    def peer(p: PeerRef) -> str:
         out = peers.get(p)
         if out is None:
-            out = peers[p] = p.as_json()
+            out = peers[p] = json.dumps(p.as_json())
         return out
 
-    return [
-        {"src": peer(c.src), "dst": peer(c.dst), "conn": _conn_json(c.conn)} for c in connections
+    def conn(c: Conn) -> str:
+        out = conns.get(c)
+        if out is None:
+            out = conns[c] = json.dumps(_conn_json(c))
+        return out
+
+    lines = [
+        f'{{"src": {peer(c.src)}, "dst": {peer(c.dst)}, "conn": {conn(c.conn)}}}'
+        for c in connections
     ]
-
-
-def to_json_text(connections: Sequence[Connection]) -> str:
-    """The JSON document printed by ``policy matrix -o json``: one entry per line."""
-    entries = matrix_json(connections)
-    if not entries:
-        return "[]\n"
-    # One json.dumps per entry keeps the C encoder (indent= would fall back to pure Python).
-    return "[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n"
+    return "[\n" + ",\n".join(lines) + "\n]\n"
 
 
 def rows(connections: Sequence[Connection]) -> list[tuple[str, str, str]]:
