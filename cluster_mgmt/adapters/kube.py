@@ -9,8 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+from cluster_mgmt.adapters.secrets import redact
+from cluster_mgmt.core.kube_objects import (
+    HelmRecord,
+    Node,
+    Pod,
+    Rollout,
+    RolloutKind,
+    Service,
+    decode_helm_secret,
+    parse_node,
+    parse_pod,
+    parse_rollout,
+    parse_service,
+)
 from cluster_mgmt.errors import ClusterError
 
 # Bounded waits: the API server (or the GitLab agent's proxy) must answer within these.
@@ -31,15 +47,18 @@ class KubeClient:
         cls, context: str | None = None, kubeconfig: str | None = None
     ) -> KubeClient:
         """Build a client from a kubeconfig (``KUBECONFIG`` or ``~/.kube/config``) and context."""
+        import yaml  # type: ignore[import-untyped]
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
         try:
             api_client = config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
-        except (ConfigException, OSError, ValueError) as exc:
-            where = f"context {context!r}" if context else "the current context"
+        except (ConfigException, OSError, ValueError, yaml.YAMLError, TypeError, KeyError) as exc:
+            # Malformed files raise YAML, type or key errors: all are one line for the user.
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            source = f" in {kubeconfig}" if kubeconfig else ""
             raise ClusterError(
-                f"cannot load kubeconfig for {where}: {exc}",
+                f"cannot load kubeconfig{source} for {_where(context)}: {redact(reason)}",
                 hint="check KUBECONFIG and --kube-context (kubectl config get-contexts)",
             ) from exc
         assert isinstance(api_client, client.ApiClient)
@@ -51,25 +70,61 @@ class KubeClient:
 
     def get_raw(self, path: str, params: Mapping[str, str] | None = None) -> bytes:
         """GET an API path (or a proxy path below it) and return the body bytes."""
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
+        return self._call("GET", path, params)[1]
 
-        try:
-            return _get_bytes(self._api, path, params)
-        except ApiException as exc:
-            raise ClusterError(_describe_api_error(path, exc.status, exc.body)) from exc
-        except (HTTPError, OSError) as exc:
-            raise ClusterError(f"Kubernetes API unreachable ({path}): {exc}") from exc
+    def get_optional(self, path: str) -> Any | None:
+        """GET an object; None when it does not exist (404)."""
+        status, body = self._call("GET", path, accept=(404,))
+        return None if status == 404 else json.loads(body)
 
-    def list_items(self, collection_path: str) -> list[dict[str, Any]]:
+    def create(self, path: str, obj: Mapping[str, Any]) -> Any:
+        """POST an object to a collection path; the created object."""
+        return json.loads(self._call("POST", path, body=obj)[1])
+
+    def merge_patch(self, path: str, patch: Mapping[str, Any]) -> Any:
+        """PATCH an object with a JSON merge patch (``null`` removes a key)."""
+        return json.loads(
+            self._call("PATCH", path, body=patch, content_type="application/merge-patch+json")[1]
+        )
+
+    def delete(self, path: str, *, missing_ok: bool = True) -> bool:
+        """DELETE an object (foreground for namespaces); False when it was already gone."""
+        accept = (404,) if missing_ok else ()
+        status, _ = self._call(
+            "DELETE", path, body={"propagationPolicy": "Background"}, accept=accept
+        )
+        return status != 404
+
+    def evict(self, namespace: str, name: str) -> Eviction:
+        """Ask the Eviction API to evict a pod; PodDisruptionBudgets are honoured.
+
+        A 429 (a budget refuses it now) is returned as :attr:`Eviction.BLOCKED`, never turned
+        into a delete; the caller retries later.
+        """
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/eviction"
+        status, raw = self._call("POST", path, body=body, accept=(404, 429))
+        if status == 429:
+            return Eviction(EvictionStatus.BLOCKED, _api_message(raw))
+        if status == 404:
+            return Eviction(EvictionStatus.GONE, "the pod no longer exists")
+        return Eviction(EvictionStatus.EVICTED, "")
+
+    def list_items(
+        self, collection_path: str, params: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         """All items of a collection path, following ``continue`` tokens (bounded)."""
         items: list[dict[str, Any]] = []
         token = ""
         for _ in range(MAX_PAGES):
-            params = {"limit": "500"}
+            query = {**(params or {}), "limit": "500"}
             if token:
-                params["continue"] = token
-            page = self.get_json(collection_path, params)
+                query["continue"] = token
+            page = self.get_json(collection_path, query)
             items.extend(page.get("items") or [])
             token = (page.get("metadata") or {}).get("continue") or ""
             if not token:
@@ -88,21 +143,178 @@ class KubeClient:
         proxy = f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}"
         return self.get_raw(proxy, params)
 
+    # --- typed reads -------------------------------------------------------------------
 
-def _describe_api_error(path: str, status: int | None, body: Any) -> str:
+    def pods(self, namespace: str | None = None) -> list[Pod]:
+        """Pods of a namespace (all when None), with their controlling owners."""
+        return [parse_pod(o) for o in self.list_items(_collection("", "pods", namespace))]
+
+    def cilium_endpoints(self, namespace: str | None = None) -> set[tuple[str, str]]:
+        """``(namespace, name)`` of every CiliumEndpoint: the pods Cilium manages.
+
+        Raises:
+            ClusterError: the CiliumEndpoint resource does not exist (Cilium not installed).
+        """
+        path = _collection("cilium.io/v2", "ciliumendpoints", namespace)
+        try:
+            items = self.list_items(path)
+        except ClusterError as exc:
+            if "not found" in exc.message:
+                raise ClusterError(
+                    "the cluster has no CiliumEndpoint resource: Cilium is not installed",
+                    hint="install the cilium release first (helmfile apply / cluster-mgmt apply)",
+                ) from exc
+            raise
+        return {
+            (str(o["metadata"].get("namespace", "")), str(o["metadata"].get("name", "")))
+            for o in items
+        }
+
+    def cilium_endpoint(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """One CiliumEndpoint object (the pod's endpoint), or None."""
+        path = f"/apis/cilium.io/v2/namespaces/{namespace}/ciliumendpoints/{name}"
+        found: dict[str, Any] | None = self.get_optional(path)
+        return found
+
+    def daemonsets(self, namespace: str) -> list[Rollout]:
+        """Rollout state of the DaemonSets of a namespace."""
+        path = _collection("apps/v1", "daemonsets", namespace)
+        return [parse_rollout(o, RolloutKind.DAEMONSET) for o in self.list_items(path)]
+
+    def deployments(self, namespace: str) -> list[Rollout]:
+        """Rollout state of the Deployments of a namespace."""
+        path = _collection("apps/v1", "deployments", namespace)
+        return [parse_rollout(o, RolloutKind.DEPLOYMENT) for o in self.list_items(path)]
+
+    def rollout(self, kind: RolloutKind, namespace: str, name: str) -> Rollout | None:
+        """Rollout state of one Deployment or DaemonSet, or None when it does not exist."""
+        plural = "daemonsets" if kind == RolloutKind.DAEMONSET else "deployments"
+        obj = self.get_optional(f"/apis/apps/v1/namespaces/{namespace}/{plural}/{name}")
+        return None if obj is None else parse_rollout(obj, kind)
+
+    def services(self, namespace: str) -> list[Service]:
+        """Services of a namespace with their load-balancer addresses."""
+        return [parse_service(o) for o in self.list_items(_collection("", "services", namespace))]
+
+    def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The ``data`` of a ConfigMap, or None when it does not exist."""
+        obj = self.get_optional(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+        if obj is None:
+            return None
+        return {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
+
+    def nodes(self) -> list[Node]:
+        """Every node: readiness, scheduling taints, pod CIDRs."""
+        return [parse_node(o) for o in self.list_items("/api/v1/nodes")]
+
+    def namespace_exists(self, name: str) -> bool:
+        """Whether a namespace exists."""
+        return self.get_optional(f"/api/v1/namespaces/{name}") is not None
+
+    def helm_records(self, namespace: str | None = None) -> list[HelmRecord]:
+        """Every revision of every helm release, read from helm's storage Secrets."""
+        path = _collection("", "secrets", namespace)
+        records = []
+        for obj in self.list_items(path, {"labelSelector": "owner=helm"}):
+            try:
+                record = decode_helm_secret(obj)
+            except ValueError as exc:
+                raise ClusterError(f"unreadable helm release record: {exc}") from exc
+            if record is not None:
+                records.append(record)
+        return records
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+        accept: tuple[int, ...] = (),
+    ) -> tuple[int, bytes]:
+        """One request; HTTP errors not in ``accept`` and network errors become ClusterError."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return _request(self._api, method, path, params, body, content_type, accept)
+        except ApiException as exc:
+            raise ClusterError(
+                _describe_api_error(method, path, exc.status, exc.body),
+                hint=_hint(exc.status, self.context),
+            ) from exc
+        except (HTTPError, OSError) as exc:
+            raise ClusterError(
+                f"Kubernetes API unreachable ({method} {path}): {redact(str(exc))}",
+                hint=f"is the cluster up and the kube context right? ({_where(self.context)}; "
+                "kubectl cluster-info)",
+            ) from exc
+
+
+class EvictionStatus(StrEnum):
+    """What the Eviction API answered."""
+
+    EVICTED = "evicted"
+    BLOCKED = "blocked"  # 429: a PodDisruptionBudget does not allow it now
+    GONE = "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    """The answer to one eviction request."""
+
+    status: EvictionStatus
+    message: str
+
+
+def _collection(group_version: str, plural: str, namespace: str | None) -> str:
+    root = f"/apis/{group_version}" if group_version else "/api/v1"
+    return f"{root}/namespaces/{namespace}/{plural}" if namespace else f"{root}/{plural}"
+
+
+def _where(context: str | None) -> str:
+    return f"context {context!r}" if context else "the current context"
+
+
+def _hint(status: int | None, context: str | None) -> str | None:
+    if status == 401:
+        return f"the API server rejected the credentials of {_where(context)}: refresh them"
+    if status == 403:
+        return f"{_where(context)} lacks the RBAC permission for this request"
+    return None
+
+
+def _api_message(body: bytes) -> str:
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        message = body[:200].decode("utf-8", "replace")
+    return redact(str(message))
+
+
+def _describe_api_error(method: str, path: str, status: int | None, body: Any) -> str:
     message = ""
     if isinstance(body, bytes | str):
-        try:
-            message = json.loads(body).get("message", "")
-        except (ValueError, AttributeError):
-            message = str(body)[:200]
-    reasons = {401: "unauthorized", 403: "forbidden", 404: "not found"}
+        raw = body.encode() if isinstance(body, str) else body
+        message = _api_message(raw)
+    reasons = {401: "unauthorized", 403: "forbidden", 404: "not found", 409: "conflict"}
     reason = reasons.get(status or 0, f"HTTP {status}")
-    return f"Kubernetes API {reason} for {path}" + (f": {message}" if message else "")
+    where = path if method == "GET" else f"{method} {path}"
+    return f"Kubernetes API {reason} for {where}" + (f": {message}" if message else "")
 
 
-def _get_bytes(api: Any, path: str, params: Mapping[str, str] | None) -> bytes:
-    """GET ``path`` with the client's auth; raise ``ApiException`` on a non-2xx status.
+def _request(
+    api: Any,
+    method: str,
+    path: str,
+    params: Mapping[str, str] | None,
+    body: Mapping[str, Any] | None,
+    content_type: str,
+    accept: tuple[int, ...],
+) -> tuple[int, bytes]:
+    """Send with the client's auth; raise ``ApiException`` on a status not 2xx nor accepted.
 
     kubernetes >= 35 (openapi-generator 7) split ``call_api`` into ``param_serialize`` +
     ``call_api`` and no longer raises on HTTP errors; older clients take the one-call form.
@@ -110,21 +322,30 @@ def _get_bytes(api: Any, path: str, params: Mapping[str, str] | None) -> bytes:
     from kubernetes.client.exceptions import ApiException
 
     headers = {"Accept": "application/json, */*"}
+    if body is not None:
+        headers["Content-Type"] = content_type
     timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
     query = list((params or {}).items())
     if not hasattr(api, "param_serialize"):
-        response = api.call_api(
-            path, "GET", query_params=query, header_params=headers,
-            auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
-        )  # fmt: skip
+        try:
+            response = api.call_api(
+                path, method, query_params=query, header_params=headers, body=body,
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status in accept:
+                raw_body = exc.body if isinstance(exc.body, bytes) else str(exc.body).encode()
+                return int(exc.status), raw_body
+            raise
         raw = response[0].data
-        return raw if isinstance(raw, bytes) else bytes(raw)
+        return int(response[1]), raw if isinstance(raw, bytes) else bytes(raw)
     method, url, header_params, body, post_params = api.param_serialize(
-        "GET", path, query_params=query, header_params=headers, auth_settings=["BearerToken"]
-    )
+        method, path, query_params=query, header_params=headers, body=body,
+        auth_settings=["BearerToken"],
+    )  # fmt: skip
     result = api.call_api(method, url, header_params, body, post_params, _request_timeout=timeout)
     data = result.read()
     raw = data if isinstance(data, bytes) else bytes(data or b"")
-    if not 200 <= result.status <= 299:
+    if not 200 <= result.status <= 299 and result.status not in accept:
         raise ApiException(http_resp=result, body=raw.decode("utf-8", "replace"), data=None)
-    return raw
+    return int(result.status), raw
