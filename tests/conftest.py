@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kube_fake import KubeFake
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -110,6 +111,18 @@ def run_cli() -> Callable[..., CliResult]:
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+@pytest.fixture
+def kube_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeFake]:
+    """The shared Kubernetes API fake (tests/kube_fake.py), with KUBECONFIG pointing at it."""
+    fake = KubeFake(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig))
+    monkeypatch.delenv("KUBE_CONTEXT", raising=False)
+    try:
+        yield fake
+    finally:
+        fake.close()
 
 
 @pytest.fixture

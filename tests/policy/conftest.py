@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from policy_helpers import CliResult, FakeCluster, conn_map
+from policy_helpers import CliResult, conn_map
 
 from cluster_mgmt.cli import main
 
@@ -64,10 +64,6 @@ def matrix(tmp_path: Path, run: Runner) -> Callable[[str], dict[tuple[str, str],
 
 
 @pytest.fixture
-def fake_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A fake API server and a kubeconfig pointing at it (KUBECONFIG set)."""
-    cluster = FakeCluster(tmp_path)
-    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
-    monkeypatch.delenv("KUBE_CONTEXT", raising=False)
-    yield cluster
-    cluster.close()
+def fake_cluster(kube_fake: Any) -> Any:
+    """The shared fake API server (KUBECONFIG points at it)."""
+    return kube_fake

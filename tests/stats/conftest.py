@@ -28,28 +28,21 @@ and the first value of a series born in the window are not counted, as in Promet
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kube_fake import KubeFake
 from stats_promserver import PrometheusServer, missing_binaries, write_openmetrics
 
 STEP = 60
 INTERVALS = 360  # six hours of one-minute steps
-TOKEN = "test-token"
 # The context a project made by `init --agent-project my-group/cluster-management --agent
 # dev-agent` uses for its environment: GitLab agent contexts are <project>:<agent>.
 AGENT_CONTEXT = "my-group/cluster-management:dev-agent"
-PROXY_PREFIX = "/api/v1/namespaces/monitoring/services/prometheus-server:80/proxy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,94 +206,17 @@ def stack_default_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield HubbleData(t0=t0, end=t0 + STEP * INTERVALS, url=server.url)
 
 
-# --- a fake Kubernetes API: the service proxy to the test Prometheus ---------------------
+# --- the shared fake Kubernetes API, its service proxy forwarding to the test Prometheus ----
 
-
-@dataclass
-class FakeKubeApi:
-    """What the fake API server saw, and a kubeconfig pointing at it."""
-
-    url: str
-    kubeconfig: Path
-    context: str
-    requests: list[str] = field(default_factory=list)
-
-    def proxied(self, api_path: str) -> list[str]:
-        """The proxied requests to one Prometheus API path (``/api/v1/query_range``)."""
-        return [
-            r for r in self.requests if urllib.parse.urlsplit(r).path == PROXY_PREFIX + api_path
-        ]
-
-
-def _handler(upstream: str, seen: list[str]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            seen.append(self.path)
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._status(401, "Unauthorized", "Unauthorized")
-                return
-            path = urllib.parse.urlsplit(self.path)
-            if not path.path.startswith(PROXY_PREFIX + "/"):
-                name = path.path.split("/services/")[-1].split("/")[0]
-                self._status(404, "NotFound", f'services "{name}" not found')
-                return
-            target = upstream + self.path[len(PROXY_PREFIX) :]
-            try:
-                with urllib.request.urlopen(target, timeout=30) as response:
-                    status, body = response.status, response.read()
-            except urllib.error.HTTPError as exc:
-                status, body = exc.code, exc.read()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _status(self, code: int, reason: str, message: str) -> None:
-            body = json.dumps(
-                {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "status": "Failure",
-                    "message": message,
-                    "reason": reason,
-                    "code": code,
-                }
-            ).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    return Handler
+FakeKubeApi = KubeFake
 
 
 @pytest.fixture
-def fake_kube_api(hubble_prometheus: HubbleData, tmp_path: Path) -> Iterator[FakeKubeApi]:
+def fake_kube_api(hubble_prometheus: HubbleData, tmp_path: Path) -> Iterator[KubeFake]:
     """A Kubernetes API on 127.0.0.1 whose prometheus-server service proxy is real."""
-    seen: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hubble_prometheus.url, seen))
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: fake\n  cluster:\n    server: {url}\n"
-        f"users:\n- name: tester\n  user:\n    token: {TOKEN}\n"
-        "contexts:\n- name: fake-agent\n  context:\n    cluster: fake\n    user: tester\n"
-        f"- name: {AGENT_CONTEXT}\n  context:\n    cluster: fake\n    user: tester\n"
-        "current-context: fake-agent\n"
-    )
+    fake = KubeFake(tmp_path, context="fake-agent")
+    fake.proxy_service("monitoring", "prometheus-server", 80, hubble_prometheus.url)
     try:
-        yield FakeKubeApi(url=url, kubeconfig=kubeconfig, context="fake-agent", requests=seen)
+        yield fake
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        fake.close()
