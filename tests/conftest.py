@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fake_helm import FakeHelm
 from kube_fake import KubeFake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,6 +124,12 @@ def kube_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeF
         yield fake
     finally:
         fake.close()
+
+
+@pytest.fixture
+def fake_helm(tmp_path: Path) -> FakeHelm:
+    """A recording fake ``helm`` executable (tests/fake_helm.py) with an empty state."""
+    return FakeHelm(tmp_path / "fake-helm")
 
 
 @pytest.fixture

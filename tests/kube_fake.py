@@ -193,7 +193,7 @@ class KubeFake:
         *,
         cilium: bool = True,
         context: str = DEFAULT_CONTEXT,
-        token: str = TOKEN,
+        token: str | None = TOKEN,
     ) -> None:
         self.lock = threading.RLock()
         self.cilium = cilium
@@ -224,7 +224,7 @@ class KubeFake:
             apiVersion: v1
             kind: Config
             clusters: [{{name: fake, cluster: {{server: "{self.url}"}}}}]
-            users: [{{name: tester, user: {{token: {token}}}}}]
+            users: [{{name: tester, user: {{token: {token or "anonymous"}}}}}]
             contexts:
             """)
             + "".join(
@@ -383,6 +383,14 @@ class KubeFake:
                 objects[key] = patched
                 self._react("patch", resource, patched)
                 return 200, self._typed(resource, patched)
+            if method == "PUT":
+                replaced = copy.deepcopy(body)
+                replaced.pop("kind", None)
+                replaced.pop("apiVersion", None)
+                replaced["metadata"]["resourceVersion"] = str(next(self._resource_version))
+                objects[key] = replaced
+                self._react("update", resource, replaced)
+                return 200, self._typed(resource, replaced)
             if method == "DELETE":
                 del objects[key]
                 if resource.plural == "namespaces":
@@ -582,7 +590,10 @@ class KubeFake:
                 with fake.lock:
                     fake.requests.append(url.path)
                     fake.calls.append((method, self.path, body))
-                if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                # /version, /healthz are public (system:public-info-viewer), as on real clusters.
+                public = url.path in ("/version", "/healthz", "/livez", "/readyz")
+                authorized = self.headers.get("Authorization") == f"Bearer {fake.token}"
+                if fake.token is not None and not public and not authorized:
                     _send(self, 401, status_body(401, "Unauthorized", "Unauthorized"))
                     return
                 if method == "GET" and fake._proxy(self, self.path):
