@@ -481,6 +481,21 @@ class KubeFake:
                     causes=[{"reason": "DisruptionBudget", "message": cause}],
                 )
         del pods[(namespace, name)]
+        refs = pod["metadata"].get("ownerReferences") or []
+        controller = next((r for r in refs if r.get("controller")), None)
+        if controller and controller["kind"] != "Node":
+            # The controller recreates it; Cilium now gives the new pod an endpoint.
+            new_name = (
+                name if controller["kind"] == "StatefulSet" else f"{name}-r{next(self._serial)}"
+            )
+            new = copy.deepcopy(pod)
+            new["metadata"].update(name=new_name, uid=f"uid-{next(self._serial)}")
+            pods[(namespace, new_name)] = new
+            if "cilium.io/v2/ciliumendpoints" in self.store:
+                endpoint = self._stamp(
+                    cilium_endpoint(namespace, new_name), RESOURCES["CiliumEndpoint"]
+                )
+                self.store["cilium.io/v2/ciliumendpoints"][(namespace, new_name)] = endpoint
         self._react("evict", RESOURCES["Pod"], pod)
         return {
             "kind": "Status",

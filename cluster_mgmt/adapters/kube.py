@@ -149,6 +149,11 @@ class KubeClient:
         """Pods of a namespace (all when None), with their controlling owners."""
         return [parse_pod(o) for o in self.list_items(_collection("", "pods", namespace))]
 
+    def pod(self, namespace: str, name: str) -> Pod | None:
+        """One pod, or None when it does not exist."""
+        obj = self.get_optional(f"/api/v1/namespaces/{namespace}/pods/{name}")
+        return None if obj is None else parse_pod(obj)
+
     def cilium_endpoints(self, namespace: str | None = None) -> set[tuple[str, str]]:
         """``(namespace, name)`` of every CiliumEndpoint: the pods Cilium manages.
 

@@ -36,6 +36,14 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "alerts",
         "Hubble alerting rules; a test alert to GitLab.",
     ),
+    "verify": ("cluster_mgmt.cli.verify", "verify_cmd", "Check the live stack (JUnit report)."),
+    "restart-unmanaged-pods": (
+        "cluster_mgmt.cli.restart",
+        "restart_cmd",
+        "Restart the pods Cilium does not manage yet.",
+    ),
+    "prepare": ("cluster_mgmt.cli.cluster", "prepare_cmd", "Prepare EKS/GKE for Cilium."),
+    "rollback": ("cluster_mgmt.cli.cluster", "rollback_cmd", "Roll releases back a revision."),
 }
 
 

@@ -47,6 +47,7 @@ class Pod:
     node: str | None
     labels: Mapping[str, str]
     deleting: bool = False
+    uid: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -176,6 +177,7 @@ def parse_pod(obj: Mapping[str, Any]) -> Pod:
         node=spec.get("nodeName"),
         labels=_labels(obj),
         deleting=meta.get("deletionTimestamp") is not None,
+        uid=str(meta.get("uid", "")),
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from cluster_mgmt.adapters.kube import KubeClient
     from cluster_mgmt.ops.project import Project
 
 
@@ -89,3 +90,10 @@ def environment_targets(
         name: KubeTarget(project.config.kube_context(name), kubeconfig, name, f"environment {name}")
         for name in project.env_names(env)
     }
+
+
+def kube_client(target: KubeTarget) -> KubeClient:
+    """A Kubernetes API client for ``target`` (errors: one line, exit 2)."""
+    from cluster_mgmt.adapters.kube import KubeClient
+
+    return KubeClient.from_kubeconfig(target.context, target.kubeconfig)
