@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "stats"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from stats_promserver import PrometheusServer, missing_binaries  # noqa: E402
+from promserver import PrometheusServer, missing_binaries  # noqa: E402
 
 from cluster_mgmt.adapters.prometheus import PrometheusClient  # noqa: E402
 from cluster_mgmt.core import stats as core  # noqa: E402

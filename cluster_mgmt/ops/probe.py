@@ -132,6 +132,8 @@ class Probe:
 
     def _wait(self, deadline: float, timing: Timing, what: str, ready: Callable[[], Any]) -> Any:
         while True:
+            if self._cleaned:  # interrupted: cleanup ran from the main thread
+                raise ClusterError("probe interrupted; its namespace was deleted")
             value = ready()
             if value:
                 return value

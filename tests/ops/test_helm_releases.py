@@ -85,7 +85,7 @@ def test_helm_failures_are_one_clear_line(fake_helm: FakeHelm, monkeypatch):
     fake_helm.set_release("kube-system", "cilium", ("cilium-1.19.6", "deployed", "Install"))
     fake_helm.fail_on(
         "rollback cilium",
-        "Kubernetes cluster unreachable: Get \"https://10.0.0.1/version\": dial tcp: i/o timeout",
+        'Kubernetes cluster unreachable: Get "https://10.0.0.1/version": dial tcp: i/o timeout',
     )
     helm = HelmReleases(binary=str(fake_helm.binary))
     with pytest.raises(ClusterError) as info:

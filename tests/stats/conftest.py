@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 from kube_fake import KubeFake
-from stats_promserver import PrometheusServer, missing_binaries, write_openmetrics
+from promserver import PrometheusServer, missing_binaries, write_openmetrics
 
 STEP = 60
 INTERVALS = 360  # six hours of one-minute steps

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import FakeKubeApi, HubbleData
-from stats_promserver import free_port
+from promserver import free_port
 
 from cluster_mgmt.adapters.kube import KubeClient
 from cluster_mgmt.adapters.prometheus import PrometheusClient

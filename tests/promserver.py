@@ -1,4 +1,5 @@
-"""A real Prometheus on 127.0.0.1 with backfilled data, for the stats tests and benchmark.
+"""A real Prometheus on 127.0.0.1 with backfilled data or live scrapes, for the stats and
+verify tests and the stats benchmark.
 
 Data is written as OpenMetrics, turned into TSDB blocks by ``promtool tsdb
 create-blocks-from openmetrics`` and served by ``prometheus`` (Debian's package) on a free
@@ -90,10 +91,16 @@ class PrometheusServer:
         if result.returncode != 0:
             raise RuntimeError(f"promtool backfill failed:\n{result.stdout}\n{result.stderr}")
 
-    def start(self, extra_args: Sequence[str] = ()) -> None:
-        """Start Prometheus on a free loopback port and wait until ``/-/ready`` answers."""
+    def start(self, extra_args: Sequence[str] = (), scrape_configs: str = "") -> None:
+        """Start Prometheus on a free loopback port and wait until ``/-/ready`` answers.
+
+        ``scrape_configs`` is YAML for the ``scrape_configs:`` key (default: scrape nothing).
+        """
         config = self.workdir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1m\n")  # nothing to scrape
+        text = "global:\n  scrape_interval: 1m\n"
+        if scrape_configs:
+            text += "scrape_configs:\n" + scrape_configs
+        config.write_text(text)
         self.port = free_port()
         self._log = (self.workdir / "prometheus.log").open("wb")
         self._process = subprocess.Popen(
