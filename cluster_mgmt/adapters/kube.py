@@ -143,6 +143,10 @@ class KubeClient:
         proxy = f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}"
         return self.get_raw(proxy, params)
 
+    def server_version(self) -> str:
+        """The API server's version (``GET /version``): a cheap "is it reachable" check."""
+        return str(self.get_json("/version").get("gitVersion", "unknown"))
+
     # --- typed reads -------------------------------------------------------------------
 
     def pods(self, namespace: str | None = None) -> list[Pod]:

@@ -94,6 +94,7 @@ def verify_cmd(
         kubeconfig=kubeconfig, project_dir=project_dir,
     )  # fmt: skip
     kube = kube_client(target)
+    kube.server_version()  # unreachable or refused: one line, exit 2, before any check runs
     try:
         helm: HelmReleases | None = HelmReleases(
             kube_context=target.context, kubeconfig=target.kubeconfig, timeout_s=timeout_s
