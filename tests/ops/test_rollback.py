@@ -66,7 +66,8 @@ def test_rollback_to_a_revision_and_dry_run(run_cli, stack_helm: FakeHelm):
     assert json.loads(dry.stdout)[0]["outcome"] == "planned"
     assert _rollbacks(stack_helm) == []
     missing = run_cli("rollback", "prometheus", "--to", "7")
-    assert missing.exit_code == 2 and "prometheus has no revision 7 (revisions: 1, 2)" in missing.stderr
+    assert missing.exit_code == 2
+    assert "prometheus has no revision 7 (revisions: 1, 2)" in missing.stderr
     same = run_cli("rollback", "prometheus", "--to", "2")
     assert same.exit_code == 2 and "at revision 2 already" in same.stderr
     unknown = run_cli("rollback", "ciliumm")
@@ -94,7 +95,8 @@ def test_a_failed_rollback_is_reported_and_the_others_still_run(run_cli, stack_h
     outcomes = {s["release"]: s["outcome"] for s in json.loads(result.stdout)}
     assert outcomes == {"cilium": "rolled-back", "ingress": "failed", "prometheus": "rolled-back",
                         "fluentd": "rolled-back"}  # fmt: skip
-    assert "1 rollback(s) failed: ingress: helm rollback ingress 1 failed: timed out" in result.stderr
+    failure = "1 rollback(s) failed: ingress: helm rollback ingress 1 failed: timed out"
+    assert failure in result.stderr
 
 
 @dataclass
