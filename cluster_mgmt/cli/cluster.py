@@ -8,17 +8,6 @@ from cluster_mgmt.cli.options import kube_options, kube_target, output_option
 from cluster_mgmt.cli.output import echo_json, echo_table
 
 
-def _single_env(project_envs: list[str]) -> str:
-    if len(project_envs) != 1:
-        from cluster_mgmt.errors import UserError
-
-        raise UserError(
-            f"the project has {len(project_envs)} environments ({', '.join(project_envs)}): "
-            "say which with --env"
-        )
-    return project_envs[0]
-
-
 @click.command("prepare")
 @kube_options
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
@@ -47,13 +36,13 @@ def prepare_cmd(
       cluster-mgmt prepare --env production
     """  # noqa: D301 - click's \\b keeps the example lines unwrapped
     from cluster_mgmt.cli import state
-    from cluster_mgmt.ops.kube_target import kube_client
+    from cluster_mgmt.ops.kube_target import kube_client, single_environment
     from cluster_mgmt.ops.prepare import prepare_provider
     from cluster_mgmt.ops.project import load_project
 
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
-    env_name = _single_env(project.env_names(env))
+    env_name = single_environment(project, env)
     target = kube_target(
         ctx, env=env_name if kube_context is None else env, kube_context=kube_context,
         kubeconfig=kubeconfig, project_dir=project_dir,

@@ -73,8 +73,8 @@ def verify_cmd(
     from cluster_mgmt.core.junit import junit_xml
     from cluster_mgmt.core.stats import parse_duration
     from cluster_mgmt.core.verify import expectations
-    from cluster_mgmt.errors import ChangesDetected, ToolError, UserError
-    from cluster_mgmt.ops.kube_target import kube_client
+    from cluster_mgmt.errors import ChangesDetected, ToolError
+    from cluster_mgmt.ops.kube_target import kube_client, single_environment
     from cluster_mgmt.ops.probe import Probe
     from cluster_mgmt.ops.project import load_project
     from cluster_mgmt.ops.verify import Verifier, run_verify
@@ -82,12 +82,7 @@ def verify_cmd(
     timeout_s = float(parse_duration(timeout))
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
-    names = project.env_names(env)
-    if len(names) != 1:
-        raise UserError(
-            f"the project has {len(names)} environments ({', '.join(names)}): say which with --env"
-        )
-    [env_name] = names
+    env_name = single_environment(project, env)
     expected = expectations(project.config, env_name)
     target = kube_target(
         ctx, env=env_name if kube_context is None else env, kube_context=kube_context,

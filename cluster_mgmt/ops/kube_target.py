@@ -97,3 +97,19 @@ def kube_client(target: KubeTarget) -> KubeClient:
     from cluster_mgmt.adapters.kube import KubeClient
 
     return KubeClient.from_kubeconfig(target.context, target.kubeconfig)
+
+
+def single_environment(project: Project, env: str | None) -> str:
+    """The environment a one-cluster command acts on: ``--env``, or the project's only one.
+
+    Raises:
+        UserError: no ``--env`` and the project has several environments.
+    """
+    names = project.env_names(env)
+    if len(names) != 1:
+        from cluster_mgmt.errors import UserError
+
+        raise UserError(
+            f"the project has {len(names)} environments ({', '.join(names)}): say which with --env"
+        )
+    return names[0]

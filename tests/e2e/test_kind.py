@@ -59,14 +59,14 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) 
     return result.stdout
 
 
-def test_stack_deploys_and_cilium_runs_in_audit_mode(cluster, tmp_path: Path, run_cli) -> None:
+def _kind_project(run_cli, tmp_path: Path) -> Path:
+    """A generated kind project for this cluster: no GitLab here, so no agent."""
     project = tmp_path / "project"
     assert run_cli(
         "init", project, "--provider", "kind", "--env", "e2e", "--agent-project", "g/cm",
         "--agent", "e2e",
     ).exit_code == 0  # fmt: skip
     config = project / "cluster-mgmt.yaml"
-    # No GitLab here: no agent; the kube context is kind's own.
     text = config.read_text().replace("gitlab_agent: true", "gitlab_agent: false")
     # No GitLab alert integration either.
     text = text.replace("alerts:\n  enabled: true", "alerts:\n  enabled: false")
@@ -75,6 +75,11 @@ def test_stack_deploys_and_cilium_runs_in_audit_mode(cluster, tmp_path: Path, ru
     )
     config.write_text(text)
     assert run_cli("-C", project, "render").exit_code == 0
+    return project
+
+
+def test_stack_deploys_and_cilium_runs_in_audit_mode(cluster, tmp_path: Path, run_cli) -> None:
+    project = _kind_project(run_cli, tmp_path)
     env = {"KUBECONFIG": str(cluster.kubeconfig_path), "HELMFILE_V1MODE": "true"}
     _run(["helmfile", "--environment", "e2e", "apply", "--suppress-diff"], project, env)
     _run(
@@ -112,18 +117,8 @@ def _verify_until_ok(project: Path, env: dict[str, str], *args: str) -> dict:
 
 
 def test_verify_probe_upgrade_and_rollback(cluster, tmp_path: Path, run_cli) -> None:
-    project = tmp_path / "project"
-    assert run_cli(
-        "init", project, "--provider", "kind", "--env", "e2e", "--agent-project", "g/cm",
-        "--agent", "e2e",
-    ).exit_code == 0  # fmt: skip
+    project = _kind_project(run_cli, tmp_path)
     config = project / "cluster-mgmt.yaml"
-    text = config.read_text().replace("gitlab_agent: true", "gitlab_agent: false")
-    text = text.replace(
-        "    agent: e2e\n", "    agent: e2e\n    kube_context: kind-cluster-mgmt-e2e\n"
-    )
-    config.write_text(text)
-    assert run_cli("-C", project, "render").exit_code == 0
     env = {"KUBECONFIG": str(cluster.kubeconfig_path), "HELMFILE_V1MODE": "true"}
 
     # Before the first Cilium install: kind must run without its default CNI.
