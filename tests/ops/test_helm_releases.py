@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from fake_helm import FakeHelm
-from kube_fake import KubeFake, helm_release_secret, namespace
+from kube_builders import helm_release_secret, namespace
+from kube_fake import KubeFake
 
 from cluster_mgmt.adapters.helm import HelmRelease, HelmReleases
 from cluster_mgmt.errors import ClusterError, ToolError

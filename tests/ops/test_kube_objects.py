@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kube_fake import daemonset, deployment, helm_release_secret, pod, service
+from kube_builders import daemonset, deployment, helm_release_secret, pod, service
 
 from cluster_mgmt.core.kube_objects import (
     OwnerRef,
@@ -33,8 +33,9 @@ def test_split_chart(chart, expected):
 
 def test_helm_secret_round_trip_and_other_secrets():
     record = decode_helm_secret(
-        helm_release_secret("fluentd", "logging", 4, chart="fluentd", version="0.6.0",
-                            status="failed")  # fmt: skip
+        helm_release_secret(
+            "fluentd", "logging", 4, chart="fluentd", version="0.6.0", status="failed"
+        )  # fmt: skip
     )
     assert record is not None
     assert (record.name, record.namespace, record.revision, record.status) == (

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from kube_fake import KubeFake, daemonset, namespace, node
+from kube_builders import daemonset, namespace, node
+from kube_fake import KubeFake
 
 
 def _init(run_cli, tmp_path: Path, provider: str, *extra: str) -> Path:

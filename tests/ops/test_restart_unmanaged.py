@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from kube_fake import KubeFake, cilium_endpoint, namespace, pdb, pod
+from kube_builders import cilium_endpoint, namespace, pdb, pod
+from kube_fake import KubeFake
 
 from cluster_mgmt.adapters.kube import KubeClient
 from cluster_mgmt.errors import ClusterError

@@ -15,8 +15,9 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import CiliumAgent, LivePrometheus, healthy_stack
-from kube_fake import KubeFake, daemonset, deployment, helm_release_secret, pod, service
+from kube_builders import daemonset, deployment, helm_release_secret, pod, service
+from kube_fake import KubeFake
+from ops_stack import CiliumAgent, LivePrometheus, healthy_stack
 
 CHECKS = [
     "release/cilium", "release/ingress", "release/prometheus", "release/fluentd",
