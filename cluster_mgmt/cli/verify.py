@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Also test a deny policy live, in a temporary namespace (deleted afterwards).",
 )
+@click.option(
+    "--probe-image",
+    metavar="IMAGE",
+    help="Image of the probe's client and server (agnhost; default from registry.k8s.io).",
+)
 @click.pass_context
 def verify_cmd(
     ctx: click.Context,
@@ -49,6 +54,7 @@ def verify_cmd(
     junit: Path | None,
     timeout: str,
     probe: bool,
+    probe_image: str | None,
 ) -> None:
     """Check that the deployed stack works: exit 0 only when every check passes.
 
@@ -103,9 +109,11 @@ def verify_cmd(
             timeout_s=min(30.0, timeout_s),
         )  # fmt: skip
     verifier = Verifier(kube, helm, prometheus, expected, target.describe())
-    live_probe = (
-        Probe(kube, audit_mode=expected.audit_mode, prometheus=prometheus) if probe else None
-    )
+    live_probe = None
+    if probe:
+        live_probe = Probe(
+            kube, audit_mode=expected.audit_mode, prometheus=prometheus, image=probe_image
+        )
     with _sigterm_as_interrupt():
         report = run_verify(verifier, timeout_s=timeout_s, probe=live_probe)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cluster_mgmt.adapters.helm import HelmReleases
 from cluster_mgmt.adapters.kube import KubeClient
 from cluster_mgmt.core.config import ProjectConfig, Provider
 from cluster_mgmt.core.prepare import (
@@ -19,6 +20,7 @@ from cluster_mgmt.core.prepare import (
     plan_gke,
     plan_kind,
 )
+from cluster_mgmt.core.stack import RELEASES
 from cluster_mgmt.errors import ClusterError
 
 WATCHED_DAEMONSETS = ("aws-node", "anetd", "calico-node", "kindnet")
@@ -82,3 +84,16 @@ def prepare_provider(
     for change in plan.changes:
         kube.merge_patch(change.path, change.patch)
     return PreparationResult(plan, plan.changes)
+
+
+def prepare_before_first_install(
+    kube: KubeClient, helm: HelmReleases, config: ProjectConfig, env_name: str
+) -> PreparationResult | None:
+    """The step ``apply`` runs before the first Cilium install: None once Cilium is installed.
+
+    Raises:
+        ClusterError: a blocking finding; Cilium must not be installed yet.
+    """
+    if helm.release("cilium", RELEASES["cilium"].namespace) is not None:
+        return None
+    return prepare_provider(kube, config, env_name)

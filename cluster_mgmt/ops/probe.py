@@ -53,8 +53,10 @@ class Probe:
         audit_mode: bool,
         prometheus: PrometheusClient | None,
         namespace: str | None = None,
+        image: str | None = None,
     ) -> None:
         self.kube = kube
+        self.image = image or PROBE_IMAGE
         self.audit_mode = audit_mode
         self.prometheus = prometheus
         self.namespace = namespace or probe_namespace()
@@ -94,14 +96,14 @@ class Probe:
                 return failed(CHECK, "probe cancelled before it started")
             self._created = True
         self.kube.create("/api/v1/namespaces", _namespace(ns))
-        self.kube.create(f"/api/v1/namespaces/{ns}/pods", _server_pod(ns))
+        self.kube.create(f"/api/v1/namespaces/{ns}/pods", _server_pod(ns, self.image))
         self.kube.create(f"/api/v1/namespaces/{ns}/services", _service(ns))
         self._wait(deadline, timing, "the server pod to be ready with a Cilium endpoint",
                    lambda: self._server_ready())  # fmt: skip
         self.kube.create(f"/apis/cilium.io/v2/namespaces/{ns}/ciliumnetworkpolicies", _policy(ns))
         self._wait(deadline, timing, "Cilium to enforce the deny policy on the server",
                    lambda: self._enforcing())  # fmt: skip
-        self.kube.create(f"/api/v1/namespaces/{ns}/pods", _client_pod(ns))
+        self.kube.create(f"/api/v1/namespaces/{ns}/pods", _client_pod(ns, self.image))
         phase = self._wait(
             deadline, timing, "the client pod to finish", lambda: self._client_done()
         )
@@ -140,7 +142,7 @@ class Probe:
             if timing.now() + timing.interval_s >= deadline:
                 raise ClusterError(
                     f"timed out waiting for {what}",
-                    hint=f"kubectl -n {self.namespace} get pods,events (image {PROBE_IMAGE})",
+                    hint=f"kubectl -n {self.namespace} get pods,events (image {self.image})",
                 )
             timing.sleep(timing.interval_s)
 
@@ -182,10 +184,10 @@ def _namespace(ns: str) -> dict[str, Any]:
     }
 
 
-def _container(name: str, args: list[str]) -> dict[str, Any]:
+def _container(name: str, image: str, args: list[str]) -> dict[str, Any]:
     return {
         "name": name,
-        "image": PROBE_IMAGE,
+        "image": image,
         "args": args,
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -197,7 +199,7 @@ def _container(name: str, args: list[str]) -> dict[str, Any]:
     }
 
 
-def _server_pod(ns: str) -> dict[str, Any]:
+def _server_pod(ns: str, image: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -205,7 +207,7 @@ def _server_pod(ns: str) -> dict[str, Any]:
         "spec": {
             "containers": [
                 {
-                    **_container("server", ["netexec", f"--http-port={SERVER_PORT}"]),
+                    **_container("server", image, ["netexec", f"--http-port={SERVER_PORT}"]),
                     "ports": [{"containerPort": SERVER_PORT}],
                     "readinessProbe": {"tcpSocket": {"port": SERVER_PORT}, "periodSeconds": 2},
                 }
@@ -239,7 +241,7 @@ def _policy(ns: str) -> dict[str, Any]:
     }
 
 
-def _client_pod(ns: str) -> dict[str, Any]:
+def _client_pod(ns: str, image: str) -> dict[str, Any]:
     target = f"probe-server.{ns}.svc:80"
     return {
         "apiVersion": "v1",
@@ -247,7 +249,7 @@ def _client_pod(ns: str) -> dict[str, Any]:
         "metadata": {"name": "probe-client", "namespace": ns, "labels": _labels("client")},
         "spec": {
             "restartPolicy": "Never",
-            "containers": [_container("client", ["connect", target, "--timeout=5s"])],
+            "containers": [_container("client", image, ["connect", target, "--timeout=5s"])],
             "terminationGracePeriodSeconds": 1,
         },
     }

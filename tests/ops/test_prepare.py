@@ -113,3 +113,21 @@ def test_kind_with_its_default_cni(run_cli, tmp_path, kube_fake: KubeFake):
     kube_fake.add(namespace("kube-system"), daemonset("kube-system", "kindnet", desired=1))
     result = run_cli("-C", kind, "prepare", "--env", "production")
     assert result.exit_code == 2 and "disableDefaultCNI: true" in result.stderr
+
+
+def test_apply_prepares_only_before_the_first_cilium_install(eks, kube_fake, fake_helm):
+    from cluster_mgmt.adapters.helm import HelmReleases
+    from cluster_mgmt.adapters.kube import KubeClient
+    from cluster_mgmt.ops.prepare import prepare_before_first_install
+    from cluster_mgmt.ops.project import load_project
+
+    kube_fake.add(namespace("kube-system"), _aws_node())
+    kube = KubeClient.from_kubeconfig(kube_fake.context, str(kube_fake.kubeconfig))
+    helm = HelmReleases(binary=str(fake_helm.binary))
+    config = load_project(eks).config
+    result = prepare_before_first_install(kube, helm, config, "production")
+    assert result is not None and len(result.applied) == 1
+    assert [m for m, _, _ in kube_fake.writes()] == ["PATCH"]
+    fake_helm.set_release("kube-system", "cilium", ("cilium-1.19.6", "deployed", "Install"))
+    assert prepare_before_first_install(kube, helm, config, "production") is None
+    assert len(kube_fake.writes()) == 1

@@ -231,11 +231,17 @@ def test_probe_in_audit_mode_sees_an_audit_verdict_and_cleans_up(
 ):
     healthy_stack(stack_api, live_prometheus.url)
     stack_api.reactors.append(CiliumAgent(audit=True, exporter=live_prometheus.exporter))
-    code, report, err = _verify(run_cli, project, "--probe", "--timeout", "60s")
+    image = ("--probe-image", "mirror.local/agnhost:2.53")
+    code, report, err = _verify(run_cli, project, "--probe", "--timeout", "60s", *image)
     assert code == 0, (err, report)
     probe = next(c for c in report["checks"] if c["name"] == "probe")
     assert probe["status"] == "pass"
     assert "AUDIT verdict" in probe["message"] and "logged, not blocked" in probe["message"]
+    pods = [b for m, p, b in stack_api.writes("POST") if p.endswith("/pods")]
+    assert [p["metadata"]["name"] for p in pods] == ["probe-server", "probe-client"]
+    assert {c["image"] for p in pods for c in p["spec"]["containers"]} == {
+        "mirror.local/agnhost:2.53"
+    }
     created = [p for m, p, _ in stack_api.writes("POST")]
     [ns_path] = [p for p in created if p == "/api/v1/namespaces"]
     namespaces = [b["metadata"]["name"] for m, p, b in stack_api.writes("POST") if p == ns_path]
@@ -270,7 +276,8 @@ def test_probe_in_blocking_mode_expects_a_drop(run_cli, project, stack_api, live
     assert len(stack_api.writes("DELETE")) == 2  # both probe namespaces deleted
 
 
-def test_probe_namespace_is_deleted_on_ctrl_c(project, stack_api, live_prometheus, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_probe_namespace_is_deleted_when_interrupted(project, stack_api, live_prometheus, signum):
     healthy_stack(stack_api, live_prometheus.url)
     # No agent: the server pod never becomes ready, so the probe waits until interrupted.
     env = {"KUBECONFIG": str(stack_api.kubeconfig), "PATH": os.environ["PATH"]}
@@ -285,7 +292,7 @@ def test_probe_namespace_is_deleted_on_ctrl_c(project, stack_api, live_prometheu
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the probe did not start"
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -298,3 +305,17 @@ def test_probe_namespace_is_deleted_on_ctrl_c(project, stack_api, live_prometheu
     ]
     assert ("DELETE", f"/api/v1/namespaces/{ns}") in [(m, p) for m, p, _ in stack_api.writes()]
     assert stack_api.get("Namespace", "", ns) is None
+
+
+def test_several_environments_need_env(run_cli, project, stack_api):
+    text = (project / "cluster-mgmt.yaml").read_text()
+    env_block = text[text.index("  production:\n"):]
+    second = env_block.replace("  production:\n", "  staging:\n").replace(
+        "agent: dev-agent", "agent: demo-agent"
+    )
+    (project / "cluster-mgmt.yaml").write_text(text + second)
+    result = run_cli("-C", project, "verify")
+    assert result.exit_code == 2
+    assert "the project has 2 environments (production, staging): say which with --env" in (
+        result.stderr
+    )
