@@ -123,6 +123,7 @@ class Node:
     schedulable: bool
     labels: Mapping[str, str]
     pod_cidrs: tuple[str, ...]
+    taints: tuple[str, ...] = ()  # taint keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,7 @@ def parse_node(obj: Mapping[str, Any]) -> Node:
         schedulable=not blocking and not spec.get("unschedulable"),
         labels=_labels(obj),
         pod_cidrs=tuple(str(c) for c in cidrs),
+        taints=tuple(str(t.get("key", "")) for t in taints),
     )
 
 

@@ -85,17 +85,20 @@ class PreparationPlan:
         return [f for f in self.findings if f.level == Level.BLOCK]
 
 
-def _taint_finding(nodes: Sequence[Node], provider: str) -> Finding:
-    # Cilium's guides create node groups with this taint so that no pod starts before the
-    # agent: pods started earlier get the old network and need a restart.
-    tainted = [n for n in nodes if not n.schedulable]
+def _taint_finding(nodes: Sequence[Node], provider: Provider) -> Finding:
+    # Cilium's guides create node pools with this taint so that no pod starts before the
+    # agent (the agent removes it): pods started earlier get the old network.
+    tainted = [n for n in nodes if AGENT_NOT_READY_TAINT in n.taints]
     if tainted:
-        return Finding(Level.OK, f"{len(tainted)} node(s) tainted (e.g. {AGENT_NOT_READY_TAINT})")
+        return Finding(Level.OK, f"{len(tainted)} node(s) carry the {AGENT_NOT_READY_TAINT} taint")
+    # GKE (without Dataplane V2) restores its own CNI configuration when a node reboots or is
+    # upgraded: without the taint, pods started then escape Cilium.
+    level = Level.WARN if provider == Provider.GKE else Level.INFO
     return Finding(
-        Level.INFO,
+        level,
         f"no node carries the {AGENT_NOT_READY_TAINT}=true:NoExecute taint",
-        f"create new {provider} node groups with it, so pods wait for Cilium; pods started "
-        "before Cilium are restarted by `cluster-mgmt restart-unmanaged-pods`",
+        f"create {provider.value.upper()} node pools with it, so pods wait for Cilium; pods "
+        "started before Cilium are restarted by `cluster-mgmt restart-unmanaged-pods`",
     )
 
 
@@ -166,7 +169,7 @@ def plan_eks(facts: ClusterFacts, *, revert: bool = False) -> PreparationPlan:
                 f"remove the {AWS_NODE_SELECTOR} label from nodes Cilium should manage",
             )
         )
-    findings.append(_taint_finding(facts.nodes, "EKS"))
+    findings.append(_taint_finding(facts.nodes, Provider.EKS))
     return PreparationPlan(Provider.EKS, tuple(changes), tuple(findings))
 
 
@@ -217,7 +220,7 @@ def plan_gke(facts: ClusterFacts, native_routing_cidr: str | None) -> Preparatio
             )
     if not any(f.level == Level.BLOCK for f in findings) and "anetd" not in facts.daemonsets:
         findings.append(Finding(Level.OK, "no conflicting dataplane (Dataplane V2, Calico)"))
-    findings.append(_taint_finding(facts.nodes, "GKE"))
+    findings.append(_taint_finding(facts.nodes, Provider.GKE))
     return PreparationPlan(Provider.GKE, (), tuple(findings))
 
 

@@ -103,9 +103,18 @@ def test_gke_blocks_on_dataplane_v2_and_pod_ranges(run_cli, tmp_path, kube_fake:
 def test_gke_ready(run_cli, tmp_path, kube_fake: KubeFake):
     gke = _init(run_cli, tmp_path, "gke", "--native-routing-cidr", "10.8.0.0/14")
     kube_fake.add(namespace("kube-system"), node("gke-a", pod_cidr="10.8.1.0/24"))
-    result = run_cli("-C", gke, "prepare", "--env", "production")
+    result = run_cli("-C", gke, "prepare", "--env", "production", "-o", "json")
     assert result.exit_code == 0, result.stderr
-    assert "node pod ranges lie in native_routing_cidr 10.8.0.0/14" in result.stdout
+    findings = {f["message"]: f["level"] for f in json.loads(result.stdout)["findings"]}
+    assert findings["node pod ranges lie in native_routing_cidr 10.8.0.0/14"] == "ok"
+    # GKE restores its CNI on node reboots: without the agent-not-ready taint, a warning.
+    assert findings["no node carries the node.cilium.io/agent-not-ready=true:NoExecute taint"] == (
+        "warn"
+    )
+    taint = {"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NoExecute"}
+    kube_fake.add(node("gke-a", pod_cidr="10.8.1.0/24", taints=[taint]))
+    tainted = run_cli("-C", gke, "prepare", "--env", "production")
+    assert "1 node(s) carry the node.cilium.io/agent-not-ready taint" in tainted.stdout
 
 
 def test_kind_with_its_default_cni(run_cli, tmp_path, kube_fake: KubeFake):
