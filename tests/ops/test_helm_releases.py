@@ -125,3 +125,12 @@ def test_pyhelm3_mangles_disable_openapi_validation(fake_helm: FakeHelm):
         asyncio.run(command.install_or_upgrade("x", "repo/x", disable_validation=True))
     [argv] = fake_helm.calls()
     assert argv[-3:] == ["i", "o", "n"] and "--disable-openapi-validation" not in argv
+
+
+def test_real_helm_accepts_every_rollback_flag(helm_api: KubeFake, helm_bin: str):
+    # helm parses all flags before it looks for the release: "not found" means all were known.
+    helm = HelmReleases(binary=helm_bin, kubeconfig=str(helm_api.kubeconfig), timeout_s=60)
+    for wait in (True, False):
+        with pytest.raises(ClusterError) as info:
+            helm.rollback("absent", "kube-system", 1, wait=wait)
+        assert info.value.message == "helm rollback absent 1: release not found"

@@ -154,3 +154,18 @@ def test_progress_and_clock_are_bounded(kube_fake: KubeFake):
         restart_unmanaged(kube, max_unavailable=0, clock=clock)
     with pytest.raises(ClusterError):
         KubeClient.from_kubeconfig("no-such-context", str(kube_fake.kubeconfig))
+
+
+@pytest.mark.parametrize("max_unavailable", [1, 2])
+def test_max_unavailable_pods_of_one_owner_at_a_time(kube_fake: KubeFake, run_cli, max_unavailable):
+    _cluster(kube_fake)
+    result = run_cli("restart-unmanaged-pods", "-n", "shop", "--max-unavailable",
+                     str(max_unavailable))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    calls = [(m, p) for m, p, _ in kube_fake.calls]
+    second = calls.index(("POST", "/api/v1/namespaces/shop/pods/web-3/eviction"))
+    first = calls.index(("POST", "/api/v1/namespaces/shop/pods/web-2/eviction"))
+    between = calls[first + 1 : second]
+    # One at a time: the first pod must be gone (and the owner ready again) before the next.
+    waited = ("GET", "/api/v1/namespaces/shop/pods/web-2") in between
+    assert waited is (max_unavailable == 1), between
