@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import kube_protobuf
 from kube_builders import cilium_endpoint
 
 TOKEN = "test-token"
@@ -389,6 +390,10 @@ class KubeFake:
                 replaced = copy.deepcopy(body)
                 replaced.pop("kind", None)
                 replaced.pop("apiVersion", None)
+                kept = ("namespace", "uid", "creationTimestamp", "generation")
+                for field_name in kept:
+                    if field_name in current["metadata"]:
+                        replaced["metadata"][field_name] = current["metadata"][field_name]
                 replaced["metadata"]["resourceVersion"] = str(next(self._resource_version))
                 objects[key] = replaced
                 self._react("update", resource, replaced)
@@ -601,9 +606,15 @@ class KubeFake:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
+                    if (self.headers.get("Content-Type") or "").startswith(
+                        kube_protobuf.CONTENT_TYPE
+                    ):
+                        body = kube_protobuf.decode(raw)
+                    else:
+                        body = json.loads(raw) if raw else None
+                except ValueError as exc:
+                    _send(self, 415, status_body(415, "UnsupportedMediaType", str(exc)))
+                    return
                 with fake.lock:
                     fake.requests.append(url.path)
                     fake.calls.append((method, self.path, body))

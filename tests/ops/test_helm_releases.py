@@ -53,6 +53,25 @@ def test_real_helm_reads_release_secrets_of_the_fake_api(helm_api: KubeFake, hel
     assert any("labelSelector=owner%3Dhelm" in path for _, path, _ in helm_api.calls)
 
 
+def test_real_helm_rolls_back_through_the_fake_api(helm_api: KubeFake, helm_bin: str):
+    # helm writes its release records as protobuf Secrets: the fake decodes them.
+    helm = HelmReleases(binary=helm_bin, kubeconfig=str(helm_api.kubeconfig), timeout_s=60)
+    helm.rollback("cilium", "kube-system", 1)
+    history = helm.history("cilium", "kube-system")
+    assert [(h.revision, h.status, h.chart_version) for h in history] == [
+        (1, "superseded", "1.19.5"),
+        (2, "superseded", "1.19.6"),
+        (3, "deployed", "1.19.5"),
+    ]
+    assert history[-1].description == "Rollback to 1"
+    created = [body for method, _, body in helm_api.writes("POST")]
+    labels = created[0]["metadata"]["labels"]
+    assert {k: labels[k] for k in ("name", "owner", "status", "version")} == {
+        "name": "cilium", "owner": "helm", "status": "pending-rollback", "version": "3",
+    }  # fmt: skip
+    assert helm.release("cilium", "kube-system").revision == 3  # type: ignore[union-attr]
+
+
 def test_every_flag_passed_to_helm(fake_helm: FakeHelm, tmp_path: Path):
     fake_helm.set_release("kube-system", "cilium", ("cilium-1.19.5", "superseded", "Install"),
                           ("cilium-1.19.6", "deployed", "Upgrade complete"))  # fmt: skip

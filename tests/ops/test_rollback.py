@@ -188,3 +188,62 @@ def test_plan_rollback_refuses_a_single_revision(fake_helm: FakeHelm):
     with pytest.raises(UserError, match="only revision 1: nothing to roll back to"):
         plan_rollback(helm, [ReleaseRef("cilium", "kube-system")])
     assert Path(fake_helm.binary).is_file()
+
+
+def test_guarded_deploy_with_the_real_helm_and_verify_release_checks(tmp_path, helm_bin):
+    """The real helm reads and rolls back release records on the API fake; the verify step is
+    verify's own release check for the pinned versions."""
+    from kube_builders import helm_release_secret, namespace
+    from kube_fake import KubeFake
+
+    from cluster_mgmt.core.verify import CheckStatus, ExpectedRelease
+    from cluster_mgmt.ops.verify import VerifyReport
+
+    fake = KubeFake(tmp_path, token=None)
+    try:
+        fake.add(namespace("kube-system"), namespace("logging"))
+        for name, ns, chart, version in (("cilium", "kube-system", "cilium", "1.19.6"),
+                                         ("fluentd", "logging", "fluentd", "0.6.0")):  # fmt: skip
+            fake.add(helm_release_secret(name, ns, 1, chart=chart, version=version))
+        helm = HelmReleases(binary=helm_bin, kubeconfig=str(fake.kubeconfig), timeout_s=60)
+        pinned = [ExpectedRelease("cilium", "kube-system", "cilium", "1.19.6"),
+                  ExpectedRelease("fluentd", "logging", "fluentd", "0.6.0")]  # fmt: skip
+
+        def deploy() -> None:  # what helmfile leaves behind: a new revision of cilium
+            fake.add(
+                helm_release_secret("cilium", "kube-system", 1, chart="cilium", version="1.19.6",
+                                    status="superseded"),
+                helm_release_secret("cilium", "kube-system", 2, chart="cilium", version="1.20.0"),
+            )  # fmt: skip
+
+        def verify() -> VerifyReport:
+            from cluster_mgmt.core.verify import judge_release
+
+            results = []
+            for expected in pinned:
+                found = helm.release(expected.name, expected.namespace)
+                assert found is not None
+                state = (found.revision, found.status, found.chart, found.chart_version)
+                results.append(judge_release(expected, state))
+            return VerifyReport("production", "fake", tuple(results))
+
+        outcome = deploy_with_rollback(
+            helm, [ReleaseRef("cilium", "kube-system"), ReleaseRef("fluentd", "logging")],
+            deploy, verify,
+        )  # fmt: skip
+        assert isinstance(outcome.first, VerifyReport) and isinstance(outcome.second, VerifyReport)
+        [failure] = outcome.first.failures
+        assert failure.message == (
+            "cilium revision 2 (cilium-1.20.0): chart version 1.20.0 deployed, 1.19.6 pinned"
+        )
+        assert {r.status for r in outcome.second.results} == {CheckStatus.PASS}
+        assert [(s.release.name, s.from_revision, s.to_revision) for s in outcome.rolled_back] == [
+            ("cilium", 2, 1)
+        ]
+        history = helm.history("cilium", "kube-system")
+        assert [(h.revision, h.chart_version, h.description) for h in history][-1] == (
+            3, "1.19.6", "Rollback to 1",
+        )  # fmt: skip
+        assert len(helm.history("fluentd", "logging")) == 1  # unchanged, not rolled back
+    finally:
+        fake.close()
