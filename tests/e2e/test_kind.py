@@ -125,6 +125,10 @@ def test_verify_probe_upgrade_and_rollback(cluster, tmp_path: Path, run_cli) -> 
     prepared = _cluster_mgmt(project, env, "prepare", "--env", "e2e")
     assert prepared.returncode == 0, prepared.stderr
     _run(["helmfile", "--environment", "e2e", "apply", "--suppress-diff"], project, env)
+    _run(
+        ["kubectl", "-n", "kube-system", "rollout", "status", "ds/cilium", "--timeout=600s"],
+        project, env,
+    )  # fmt: skip
     restarted = _cluster_mgmt(project, env, "restart-unmanaged-pods", "-o", "json")
     assert restarted.returncode == 0, restarted.stderr
 
