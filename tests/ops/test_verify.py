@@ -319,3 +319,23 @@ def test_several_environments_need_env(run_cli, project, stack_api):
     assert "the project has 2 environments (production, staging): say which with --env" in (
         result.stderr
     )
+
+
+def test_without_helm_release_state_comes_from_helm_storage(
+    run_cli, project, stack_api, live_prometheus, tmp_path, monkeypatch
+):
+    healthy_stack(stack_api, live_prometheus.url)
+    empty = tmp_path / "no-helm-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    code, report, err = _verify(run_cli, project)
+    assert code == 0, (err, report)
+    assert "note: helm not found: release state read from helm's storage Secrets" in err
+    assert _statuses(report)["release/cilium"] == "pass"
+    assert any("labelSelector=owner%3Dhelm" in p for _, p, _ in stack_api.calls)
+    stack_api.add(helm_release_secret("cilium", "kube-system", 3, chart="cilium",
+                                      version="1.19.6", status="pending-upgrade"))  # fmt: skip
+    code, report, _ = _verify(run_cli, project)
+    assert code == 1
+    cilium = next(c for c in report["checks"] if c["name"] == "release/cilium")
+    assert cilium["message"] == "cilium revision 3 (cilium-1.19.6) is pending-upgrade, not deployed"
