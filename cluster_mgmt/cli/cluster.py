@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cluster_mgmt.cli.options import kube_options, kube_target, output_option
+from cluster_mgmt.cli.options import kube_options, kube_target, output_option, timeout_option
 from cluster_mgmt.cli.output import echo_json, echo_table
 
 
@@ -96,13 +96,7 @@ def prepare_cmd(
     help="Revision to return to (default: the one before the current). Needs RELEASE.",
 )  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Show what would be rolled back; change nothing.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1, max=3600),
-    default=300.0,
-    show_default=True,
-    help="Seconds each helm rollback may take (it waits for the resources).",
-)
+@timeout_option("5m", "How long each helm rollback may take (it waits for the resources).")
 @output_option("table", "json")
 @click.pass_context
 def rollback_cmd(

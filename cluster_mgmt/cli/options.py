@@ -83,6 +83,31 @@ def output_option(*choices: str, default: str | None = None) -> Callable[[F], F]
     )
 
 
+def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> float:
+    """``90s``, ``5m``, ``1h30m`` or plain seconds, as seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    from cluster_mgmt.core.stats import parse_duration  # pure, but not needed for --help
+    from cluster_mgmt.errors import UserError
+
+    try:
+        return float(parse_duration(str(value)))
+    except UserError as exc:
+        raise click.BadParameter(exc.message, ctx, param) from exc
+
+
+def timeout_option(default: str, help_text: str) -> Callable[[F], F]:
+    """``--timeout DURATION`` (``90s``, ``5m``, ``1h`` or seconds), passed on in seconds."""
+    return click.option(
+        "--timeout",
+        callback=_seconds,
+        default=default,
+        show_default=True,
+        metavar="DURATION",
+        help=help_text,
+    )
+
+
 def context_from_flag(
     ctx: click.Context, kube_context: str | None
 ) -> tuple[str | None, str | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cluster_mgmt.cli.options import kube_options, kube_target, output_option
+from cluster_mgmt.cli.options import kube_options, kube_target, output_option, timeout_option
 from cluster_mgmt.cli.output import echo_json, echo_table
 
 
@@ -27,13 +27,7 @@ from cluster_mgmt.cli.output import echo_json, echo_table
     show_default=True,
     help="Pods of one owner evicted at a time.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1, max=86400),
-    default=600.0,
-    show_default=True,
-    help="Seconds for the whole run.",
-)
+@timeout_option("10m", "Deadline of the whole run (PodDisruptionBudget refusals included).")
 @output_option("table", "json")
 @click.pass_context
 def restart_cmd(

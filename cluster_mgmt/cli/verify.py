@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cluster_mgmt.cli.options import kube_options, kube_target, output_option
+from cluster_mgmt.cli.options import kube_options, kube_target, output_option, timeout_option
 from cluster_mgmt.cli.output import echo_json, echo_table
 
 if TYPE_CHECKING:
@@ -27,13 +27,7 @@ if TYPE_CHECKING:
     metavar="FILE",
     help="Also write the results as JUnit XML (for GitLab's test report).",
 )
-@click.option(
-    "--timeout",
-    default="5m",
-    show_default=True,
-    metavar="DURATION",
-    help="One deadline for all checks (90s, 5m, 1h).",
-)
+@timeout_option("5m", "One deadline for all checks (90s, 5m, 1h).")
 @click.option(
     "--probe",
     is_flag=True,
@@ -52,7 +46,7 @@ def verify_cmd(
     kubeconfig: str | None,
     fmt: str,
     junit: Path | None,
-    timeout: str,
+    timeout: float,
     probe: bool,
     probe_image: str | None,
 ) -> None:
@@ -77,7 +71,6 @@ def verify_cmd(
     from cluster_mgmt.cli import state
     from cluster_mgmt.core import stack
     from cluster_mgmt.core.junit import junit_xml
-    from cluster_mgmt.core.stats import parse_duration
     from cluster_mgmt.core.verify import expectations
     from cluster_mgmt.errors import ChangesDetected, ToolError
     from cluster_mgmt.ops.kube_target import kube_client, single_environment
@@ -85,7 +78,7 @@ def verify_cmd(
     from cluster_mgmt.ops.project import load_project
     from cluster_mgmt.ops.verify import Verifier, run_verify
 
-    timeout_s = float(parse_duration(timeout))
+    timeout_s = timeout
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
     env_name = single_environment(project, env)

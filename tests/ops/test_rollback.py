@@ -247,3 +247,12 @@ def test_guarded_deploy_with_the_real_helm_and_verify_release_checks(tmp_path, h
         assert len(helm.history("fluentd", "logging")) == 1  # unchanged, not rolled back
     finally:
         fake.close()
+
+
+def test_rollback_timeout_is_a_duration(run_cli, stack_helm: FakeHelm):
+    result = run_cli("rollback", "cilium", "--timeout", "2m")
+    assert result.exit_code == 0, result.stderr
+    [argv] = _rollbacks(stack_helm)
+    assert argv[argv.index("--timeout") + 1] == "120s"
+    bad = run_cli("rollback", "cilium", "--timeout", "soon")
+    assert bad.exit_code == 2 and "Invalid value for '--timeout'" in bad.stderr
