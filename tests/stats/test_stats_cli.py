@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AGENT_CONTEXT, INTERVALS, STEP, FakeKubeApi, HubbleData
+from stats_hubble import AGENT_CONTEXT, INTERVALS, STEP, FakeKubeApi, HubbleData
 
 from cluster_mgmt.adapters.prometheus import PrometheusClient
 from cluster_mgmt.cli import main

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from conftest import _require_binaries, _serve
+from stats_hubble import _require_binaries, _serve
 from test_stats_cli import run
 from test_stats_counting import reference_total
 

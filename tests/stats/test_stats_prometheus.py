@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import FakeKubeApi, HubbleData
 from promserver import free_port
+from stats_hubble import FakeKubeApi, HubbleData
 
 from cluster_mgmt.adapters.kube import KubeClient
 from cluster_mgmt.adapters.prometheus import PrometheusClient

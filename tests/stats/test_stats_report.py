@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import INTERVALS, STEP, HubbleData
+from stats_hubble import INTERVALS, STEP, HubbleData
 from test_stats_cli import run, window_args
 
 from cluster_mgmt.adapters.prometheus import PrometheusClient
