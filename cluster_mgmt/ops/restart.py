@@ -73,8 +73,10 @@ def find_unmanaged(
     kube: KubeClient, *, namespace: str | None = None, include_bare: bool = False
 ) -> Selection:
     """The running, non-hostNetwork pods without a CiliumEndpoint (see ``core.unmanaged``)."""
-    endpoints = kube.cilium_endpoints(namespace)
-    return select_unmanaged(kube.pods(namespace), endpoints, include_bare=include_bare)
+    # Pods first: a pod gets its endpoint before it runs, so listing endpoints second never
+    # mistakes a pod started in between for an unmanaged one.
+    pods = kube.pods(namespace)
+    return select_unmanaged(pods, kube.cilium_endpoints(namespace), include_bare=include_bare)
 
 
 def restart_unmanaged(

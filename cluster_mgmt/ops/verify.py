@@ -181,8 +181,10 @@ class Verifier:
 
     def unmanaged_pods(self) -> CheckResult:
         """``unmanaged-pods``: running pods Cilium does not manage."""
-        endpoints = self.kube.cilium_endpoints()
-        selection = select_unmanaged(self.kube.pods(), endpoints, include_bare=True)
+        # Pods first: Cilium creates a pod's endpoint before the pod runs, so every running
+        # pod of this list has its endpoint in the next one (the other order races new pods).
+        pods = self.kube.pods()
+        selection = select_unmanaged(pods, self.kube.cilium_endpoints(), include_bare=True)
         unmanaged = [
             p for p in selection.targets if not (p.owner and p.owner.kind == STATIC_OWNER_KIND)
         ]
