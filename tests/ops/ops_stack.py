@@ -24,6 +24,8 @@ from kube_builders import (
 )
 from kube_fake import KubeFake
 
+from cluster_mgmt.core.config import BASE_HUBBLE_METRICS
+
 SCRAPE_WAIT_S = 60.0
 
 
@@ -105,10 +107,8 @@ PINNED = {
     "gitlab-agent": ("gitlab-agent", "gitlab-agent", "2.29.0"),
 }
 NODES = ("node-a", "node-b", "node-c")
-HUBBLE_METRICS = (
-    "flow:sourceContext=namespace;destinationContext=namespace "
-    "drop:sourceContext=namespace;destinationContext=namespace policy"
-)
+# What the chart writes into cilium-config for the config's (default) Hubble metrics.
+HUBBLE_METRICS = " ".join(BASE_HUBBLE_METRICS)
 
 
 def healthy_stack(fake: KubeFake, prometheus_url: str | None, *, audit: bool = True) -> None:
