@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cluster_mgmt.core.syslog import MAX_APP_NAME, MAX_MSGID, check_header_value, check_host
+
 CONFIG_FILE = "cluster-mgmt.yaml"
 CONFIG_VERSION = 1
 
@@ -187,20 +189,98 @@ class Ingress(_Model):
     controller: IngressController = IngressController.TRAEFIK
 
 
-class Siem(_Model):
-    """Where Fluentd forwards Hubble's dropped/audited flows, over syslog."""
+HUBBLE_VERDICTS = (
+    "FORWARDED",
+    "DROPPED",
+    "ERROR",
+    "AUDIT",
+    "REDIRECTED",
+    "TRACED",
+    "TRANSLATED",
+)
+DEFAULT_SIEM_VERDICTS = ("DROPPED", "AUDIT")
 
-    host: Annotated[str, Field(min_length=1)]
+HubbleVerdict = Literal[
+    "FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED"
+]
+SyslogFacilityName = Literal[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+]  # fmt: skip
+
+
+class SiemNamespaces(_Model):
+    """Which flows reach the SIEM by namespace (source or destination)."""
+
+    include: Annotated[
+        list[Annotated[str, Field(pattern=_NAME_RE)]],
+        Field(description="Only flows from or to these namespaces (empty: every namespace)."),
+    ] = []
+    exclude: Annotated[
+        list[Annotated[str, Field(pattern=_NAME_RE)]],
+        Field(description="Never flows from or to these namespaces (wins over include)."),
+    ] = []
+
+
+class Siem(_Model):
+    """Where Fluentd forwards Hubble's flows, as RFC 5424 syslog (docs/siem.md)."""
+
+    host: Annotated[str, Field(description="SIEM syslog host: a DNS name or an IP address.")]
     port: Annotated[int, Field(ge=1, le=65535)] = 514
-    protocol: SiemProtocol = SiemProtocol.UDP
+    protocol: Annotated[
+        SiemProtocol,
+        Field(description="udp (RFC 5426), tcp (RFC 6587 octet counting) or tls (RFC 5425)."),
+    ] = SiemProtocol.UDP
     tls_secret: Annotated[
         str | None,
         Field(
             pattern=_NAME_RE,
-            description="Kubernetes Secret (in the fluentd namespace) with ca.crt and, for "
-            "mutual TLS, tls.crt/tls.key. Never inline certificates here.",
+            description="Kubernetes Secret (namespace logging) whose ca.crt verifies the SIEM's "
+            "certificate; required with protocol tls. Never inline certificates here.",
         ),
     ] = None
+    verdicts: Annotated[
+        list[HubbleVerdict] | Literal["all"],
+        Field(
+            description="Hubble verdicts exported to the SIEM (default DROPPED and AUDIT), or "
+            "'all'. Hubble's export allowList follows it."
+        ),
+    ] = list(DEFAULT_SIEM_VERDICTS)
+    namespaces: SiemNamespaces = SiemNamespaces()
+    facility: Annotated[
+        SyslogFacilityName, Field(description="Syslog facility of every message.")
+    ] = "local0"
+    app_name: Annotated[
+        str, Field(description="RFC 5424 APP-NAME: 1-48 printable ASCII characters.")
+    ] = "hubble"
+    msgid: Annotated[str, Field(description="RFC 5424 MSGID: 1-32 printable ASCII characters.")] = (
+        "flow"
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return check_host(value)
+
+    @field_validator("app_name")
+    @classmethod
+    def _app_name(cls, value: str) -> str:
+        return check_header_value(value, MAX_APP_NAME, "app_name")
+
+    @field_validator("msgid")
+    @classmethod
+    def _msgid(cls, value: str) -> str:
+        return check_header_value(value, MAX_MSGID, "msgid")
+
+    @field_validator("verdicts")
+    @classmethod
+    def _verdicts(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("list at least one verdict, or write 'all'")
+            return list(dict.fromkeys(value))
+        return value
 
     @model_validator(mode="after")
     def _tls(self) -> Siem:
@@ -209,6 +289,11 @@ class Siem(_Model):
         if self.protocol != SiemProtocol.TLS and self.tls_secret:
             raise ValueError("tls_secret is only used with protocol: tls")
         return self
+
+    @property
+    def exported_verdicts(self) -> list[str] | None:
+        """The verdicts Hubble exports, or None for every verdict."""
+        return None if self.verdicts == "all" else list(self.verdicts)
 
 
 # A Prometheus duration (`30s`, `10m`, `1h30m`, `7d`; units largest first, each once): the

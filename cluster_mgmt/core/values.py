@@ -9,22 +9,29 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cluster_mgmt.core import alerts
+from cluster_mgmt.core import alerts, fluentd_siem
 from cluster_mgmt.core.config import (
     BASE_HUBBLE_METRICS,
+    DEFAULT_SIEM_VERDICTS,
     Environment,
     IngressController,
     ProjectConfig,
     Provider,
-    SiemProtocol,
 )
 from cluster_mgmt.core.stack import HUBBLE_EXPORT_DIR, HUBBLE_EXPORT_FILE, HUBBLE_METRICS_PORT
 
 Values = dict[str, Any]
 
-# Flows the static exporter writes for the SIEM: what policy dropped or, in audit mode,
-# would have dropped.
-EXPORTED_VERDICTS = ("DROPPED", "AUDIT")
+
+def exported_verdicts(env: Environment) -> list[str] | None:
+    """Verdicts Hubble's static exporter writes for the SIEM (None: every verdict).
+
+    Without a SIEM, and by default: what policy dropped or, in audit mode, would have dropped.
+    """
+    if env.siem is None:
+        return list(DEFAULT_SIEM_VERDICTS)
+    return env.siem.exported_verdicts
+
 
 _SCRAPE = "prometheus.io/scrape"
 _PORT = "prometheus.io/port"
@@ -55,7 +62,7 @@ def cilium_values(config: ProjectConfig, env_name: str) -> Values:
                 "static": {
                     "enabled": True,
                     "filePath": HUBBLE_EXPORT_FILE,
-                    "allowList": [json.dumps({"verdict": list(EXPORTED_VERDICTS)})],
+                    "allowList": _allow_list(env),
                     "fileMaxSizeMb": 10,
                     "fileMaxBackups": 5,
                 }
@@ -109,6 +116,12 @@ def cilium_values(config: ProjectConfig, env_name: str) -> Values:
             }
         )
     return values
+
+
+def _allow_list(env: Environment) -> list[str]:
+    verdicts = exported_verdicts(env)
+    # Each entry is a Hubble FlowFilter as JSON; an empty list exports every flow.
+    return [] if verdicts is None else [json.dumps({"verdict": verdicts})]
 
 
 def _nlb_annotations(env: Environment) -> dict[str, str]:
@@ -169,30 +182,30 @@ def prometheus_values(config: ProjectConfig, env_name: str) -> Values:
     return values
 
 
-FLUENTD_POS_DIR = "/var/lib/fluentd-hubble"
-SIEM_TLS_DIR = "/etc/fluentd/siem-tls"
-
-
 def fluentd_values(config: ProjectConfig, env_name: str) -> Values:
-    """Values of the ``fluentd`` release: tail Hubble's export file, forward to the SIEM."""
+    """Values of the ``fluentd`` release: tail Hubble's export file, send RFC 5424 to the SIEM."""
     env = config.environments[env_name]
+    siem = env.siem
     volumes: list[Values] = [
         {
             "name": "hubble-export",
             "hostPath": {"path": HUBBLE_EXPORT_DIR, "type": "DirectoryOrCreate"},
         },
-        {"name": "fluentd-pos", "hostPath": {"path": FLUENTD_POS_DIR, "type": "DirectoryOrCreate"}},
+        # Position file and file buffer on the node: a restarted pod resumes where it was.
+        {
+            "name": "fluentd-state",
+            "hostPath": {"path": fluentd_siem.STATE_DIR, "type": "DirectoryOrCreate"},
+        },
     ]
     mounts: list[Values] = [
         {"name": "hubble-export", "mountPath": HUBBLE_EXPORT_DIR, "readOnly": True},
-        {"name": "fluentd-pos", "mountPath": FLUENTD_POS_DIR},
+        {"name": "fluentd-state", "mountPath": fluentd_siem.STATE_DIR},
     ]
-    if env.siem and env.siem.tls_secret:
-        volumes.append({"name": "siem-tls", "secret": {"secretName": env.siem.tls_secret}})
-        mounts.append({"name": "siem-tls", "mountPath": SIEM_TLS_DIR, "readOnly": True})
-    return {
+    if siem and siem.tls_secret:
+        volumes.append({"name": "siem-tls", "secret": {"secretName": siem.tls_secret}})
+        mounts.append({"name": "siem-tls", "mountPath": fluentd_siem.TLS_DIR, "readOnly": True})
+    values: Values = {
         "kind": "DaemonSet",
-        # The syslog image variant carries fluent-plugin-remote_syslog.
         "variant": "syslog",
         "mountVarLogDirectory": False,
         "mountDockerContainersDirectory": False,
@@ -201,73 +214,12 @@ def fluentd_values(config: ProjectConfig, env_name: str) -> Values:
         "tolerations": [{"operator": "Exists"}],
         "volumes": volumes,
         "volumeMounts": mounts,
-        "fileConfigs": {
-            "01_sources.conf": _fluentd_sources(),
-            "02_filters.conf": _fluentd_filters(),
-            "03_dispatch.conf": "",
-            "04_outputs.conf": _fluentd_outputs(env),
-        },
+        "fileConfigs": fluentd_siem.file_configs(siem),
     }
-
-
-def _fluentd_sources() -> str:
-    return f"""<source>
-  @type tail
-  @id in_tail_hubble_flows
-  path {HUBBLE_EXPORT_FILE}
-  pos_file {FLUENTD_POS_DIR}/hubble-events.log.pos
-  tag hubble.flows
-  read_from_head true
-  <parse>
-    @type json
-  </parse>
-</source>
-<source>
-  @type prometheus
-  bind 0.0.0.0
-  port 24231
-  metrics_path /metrics
-</source>"""
-
-
-def _fluentd_filters() -> str:
-    return """<filter hubble.flows>
-  @type record_transformer
-  <record>
-    cluster_mgmt_source hubble
-  </record>
-</filter>"""
-
-
-def _fluentd_outputs(env: Environment) -> str:
-    if env.siem is None:
-        # No SIEM configured: flows are read (keeping the position file current) and dropped.
-        return "<match hubble.**>\n  @type null\n</match>"
-    siem = env.siem
-    lines = [
-        "<match hubble.**>",
-        "  @type remote_syslog",
-        f"  host {siem.host}",
-        f"  port {siem.port}",
-        f"  protocol {'udp' if siem.protocol == SiemProtocol.UDP else 'tcp'}",
-        "  program hubble",
-        "  severity notice",
-    ]
-    if siem.protocol == SiemProtocol.TLS:
-        lines += ["  tls true", f"  ca_file {SIEM_TLS_DIR}/ca.crt", "  verify_mode 1"]
-    if siem.protocol != SiemProtocol.UDP:
-        lines += ["  keep_alive true", "  timeout 10"]
-    lines += [
-        "  <format>",
-        "    @type json",
-        "  </format>",
-        "  <buffer>",
-        "    flush_interval 5s",
-        "    retry_max_interval 60s",
-        "  </buffer>",
-        "</match>",
-    ]
-    return "\n".join(lines)
+    if siem is not None:
+        # The chart runs `fluent-gem install <entry>` before starting Fluentd.
+        values["plugins"] = [fluentd_siem.PLUGIN_INSTALL]
+    return values
 
 
 def gitlab_agent_values(config: ProjectConfig, env_name: str) -> Values:

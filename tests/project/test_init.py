@@ -98,9 +98,10 @@ def test_init_siem_tls_and_ingress_nginx_warning(tmp_path: Path, run_cli) -> Non
     assert "ingress-nginx was retired" in result.stderr
     fluentd = yaml.load((target / "values/prod/fluentd.yaml").read_text())
     outputs = fluentd["fileConfigs"]["04_outputs.conf"]
-    assert "@type remote_syslog" in outputs
+    assert "@type syslog_rfc5424" in outputs
     assert "host siem.example.com" in outputs and "port 6514" in outputs
-    assert "tls true" in outputs and "ca_file /etc/fluentd/siem-tls/ca.crt" in outputs
+    assert "transport tls" in outputs
+    assert "trusted_ca_path /etc/fluentd/siem-tls/ca.crt" in outputs
     assert {"name": "siem-tls", "secret": {"secretName": "siem-ca"}} in fluentd["volumes"]
     ingress = yaml.load((target / "values/prod/ingress.yaml").read_text())
     annotations = ingress["controller"]["service"]["annotations"]
@@ -111,5 +112,6 @@ def test_no_siem_means_no_output(tmp_path: Path, run_cli) -> None:
     target = tmp_path / "p"
     assert _init(run_cli, target, "--provider", "kind").exit_code == 0
     fluentd = yaml.load((target / "values/prod/fluentd.yaml").read_text())
-    assert "remote_syslog" not in fluentd["fileConfigs"]["04_outputs.conf"]
+    assert "syslog_rfc5424" not in fluentd["fileConfigs"]["04_outputs.conf"]
+    assert "plugins" not in fluentd
     assert "@type null" in fluentd["fileConfigs"]["04_outputs.conf"]
