@@ -44,6 +44,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "prepare": ("cluster_mgmt.cli.cluster", "prepare_cmd", "Prepare EKS/GKE for Cilium."),
     "rollback": ("cluster_mgmt.cli.cluster", "rollback_cmd", "Roll releases back a revision."),
+    "siem": ("cluster_mgmt.cli.siem", "siem", "Check the syslog path to the SIEM (siem test)."),
 }
 
 
