@@ -451,8 +451,8 @@ def flow_record(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def flow_time(event: Mapping[str, Any]) -> datetime | None:
-    """The observation time of a Hubble export line, or None when it has none."""
-    text = event.get("time") or _dig(event, "flow", "time")
+    """The observation time of a Hubble export line (its ``time``, Fluentd's ``time_key``)."""
+    text = event.get("time")
     if not isinstance(text, str):
         return None
     try:
