@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages the integration tests use (a real Prometheus + promtool, a
-# real Alertmanager, headless Chromium). Runs apt-get only when something is missing and we are root;
-# otherwise says what to install and carries on (the tests that need it skip, saying why).
+# real Alertmanager, headless Chromium, rsyslog with its GnuTLS driver for the SIEM tests, Ruby
+# to run the Fluentd pipeline's record expressions). Runs apt-get only when something is
+# missing and we are root; otherwise says what to install and carries on (the tests that need
+# it skip, saying why).
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need+=(chromium)
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+compgen -G "/usr/lib/*/rsyslog/lmnsd_gtls.so" >/dev/null || need+=(rsyslog-gnutls)
+command -v ruby >/dev/null || need+=(ruby)
 [ ${#need[@]} -eq 0 ] && exit 0
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

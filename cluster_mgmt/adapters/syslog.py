@@ -27,8 +27,13 @@ class SyslogError(ClusterError):
 
 @dataclass(frozen=True, slots=True)
 class TlsFiles:
-    """Files for TLS: the CA that verifies the server (None: the system store) and, for mutual
-    TLS, the client certificate chain and its key."""
+    """Files for TLS.
+
+    Attributes:
+        ca_file: the CA that verifies the server (None: the system store).
+        cert_file: the client certificate chain, for mutual TLS.
+        key_file: its private key (unencrypted).
+    """
 
     ca_file: Path | None = None
     cert_file: Path | None = None
@@ -42,6 +47,11 @@ class Delivery:
     peer: str
     octets: int
     acknowledged: bool  # False for UDP: nothing tells the sender a datagram arrived
+
+
+def local_hostname() -> str:
+    """This machine's host name: the HOSTNAME of the test event (the pipeline sends the node's)."""
+    return socket.gethostname()
 
 
 def send_frame(
@@ -95,7 +105,9 @@ def _tls_context(files: TlsFiles, where: str) -> ssl.SSLContext:
     if files.cert_file is not None:
         try:
             # An empty password makes an encrypted key fail here instead of prompting.
-            context.load_cert_chain(str(files.cert_file), files.key_file and str(files.key_file), "")
+            context.load_cert_chain(
+                str(files.cert_file), files.key_file and str(files.key_file), ""
+            )
         except (OSError, ssl.SSLError) as exc:
             raise SyslogError(
                 f"cannot use client certificate {files.cert_file} / key "
@@ -149,8 +161,10 @@ def _send_stream(
         sock.settimeout(SETTLE_S)
         try:
             if sock.recv(1) == b"" and context is not None:
-                why = "does not accept this client certificate" if with_cert else (
-                    "requires a client certificate (--cert-file/--key-file)"
+                why = (
+                    "does not accept this client certificate"
+                    if with_cert
+                    else ("requires a client certificate (--cert-file/--key-file)")
                 )
                 raise SyslogError(f"{where}: the server closed the TLS connection: it {why}")
         except TimeoutError:

@@ -246,7 +246,7 @@ class Siem(_Model):
             description="Hubble verdicts exported to the SIEM (default DROPPED and AUDIT), or "
             "'all'. Hubble's export allowList follows it."
         ),
-    ] = list(DEFAULT_SIEM_VERDICTS)
+    ] = ["DROPPED", "AUDIT"]
     namespaces: SiemNamespaces = SiemNamespaces()
     facility: Annotated[
         SyslogFacilityName, Field(description="Syslog facility of every message.")
@@ -273,13 +273,20 @@ class Siem(_Model):
     def _msgid(cls, value: str) -> str:
         return check_header_value(value, MAX_MSGID, "msgid")
 
-    @field_validator("verdicts")
+    @field_validator("verdicts", mode="before")
     @classmethod
-    def _verdicts(cls, value: list[str] | str) -> list[str] | str:
+    def _verdicts(cls, value: object) -> object:
+        # Checked here so that a mistake gets one message, not one per member of the union.
+        known = ", ".join(HUBBLE_VERDICTS)
         if isinstance(value, list):
             if not value:
-                raise ValueError("list at least one verdict, or write 'all'")
+                raise ValueError(f"list at least one verdict ({known}), or write 'all'")
+            for item in value:
+                if item not in HUBBLE_VERDICTS:
+                    raise ValueError(f"unknown verdict {item!r}: use {known}, or 'all'")
             return list(dict.fromkeys(value))
+        if value != "all":
+            raise ValueError(f"write 'all' or a list of verdicts ({known})")
         return value
 
     @model_validator(mode="after")

@@ -144,8 +144,7 @@ def check_header_value(value: str, max_len: int, field: str) -> str:
     """Return ``value`` if it is PRINTUSASCII, at most ``max_len`` long and config-safe."""
     if not is_printusascii(value, max_len):
         raise ValueError(
-            f"{field} must be 1 to {max_len} printable ASCII characters without spaces "
-            "(RFC 5424)"
+            f"{field} must be 1 to {max_len} printable ASCII characters without spaces (RFC 5424)"
         )
     bad = sorted(set(value) & CONFIG_UNSAFE)
     if bad:
@@ -172,7 +171,7 @@ def _check_sd_name(name: str) -> str:
 
 
 def escape_param_value(value: str) -> str:
-    """PARAM-VALUE escaping (RFC 5424 section 6.3.3): ``"``, ``\\`` and ``]`` get a backslash."""
+    """PARAM-VALUE escaping (RFC 5424 section 6.3.3): quote, backslash and ``]`` get a backslash."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
@@ -238,8 +237,11 @@ def format_message(message: SyslogMessage) -> bytes:
 
 
 def frame(message: bytes, transport: Transport) -> bytes:
-    """Transport framing: UDP sends the message alone in one datagram (RFC 5426); TCP and TLS
-    prefix its length in octets and a space (octet counting, RFC 6587 3.4.1 / RFC 5425 4.3)."""
+    """Transport framing of one message.
+
+    UDP sends the message alone in one datagram (RFC 5426); TCP and TLS prefix its length in
+    octets and a space (octet counting, RFC 6587 3.4.1 / RFC 5425 4.3).
+    """
     if transport == Transport.UDP:
         return message
     return str(len(message)).encode() + b" " + message
@@ -256,8 +258,11 @@ def json_msg(record: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FlowField:
-    """One field of the SIEM record: how Python and Fluentd (Ruby) compute it from a Hubble
-    export line (``{"flow": {...}, "node_name": ..., "time": ...}``)."""
+    """One field of the SIEM record.
+
+    How Python and Fluentd (a Ruby expression) compute it from a Hubble export line
+    (``{"flow": {...}, "node_name": ..., "time": ...}``).
+    """
 
     name: str
     ruby: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,7 +94,7 @@ def send_test_event(
         raise UserError("--ca-file/--cert-file/--key-file need --protocol tls")
     if (tls.cert_file is None) != (tls.key_file is None):
         raise UserError("mutual TLS needs both --cert-file and --key-file")
-    event = sample_event(now or datetime.now(UTC), socket.gethostname())
+    event = sample_event(now or datetime.now(UTC), syslog_adapter.local_hostname())
     message = format_message(flow_message(event, target.fmt))
     delivery = syslog_adapter.send_frame(
         frame(message, target.transport),

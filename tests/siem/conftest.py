@@ -19,9 +19,7 @@ def rsyslog_available() -> None:
 
 
 @pytest.fixture
-def rsyslog(
-    rsyslog_available: None, tmp_path: Path
-) -> Iterator[Callable[..., Rsyslog]]:
+def rsyslog(rsyslog_available: None, tmp_path: Path) -> Iterator[Callable[..., Rsyslog]]:
     """Start rsyslogd on 127.0.0.1 for a protocol (udp, tcp, tls); stopped after the test."""
     started: list[Rsyslog] = []
 

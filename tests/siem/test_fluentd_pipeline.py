@@ -75,7 +75,9 @@ def test_source_tails_the_hubble_export_with_a_host_position_file() -> None:
     [("udp", {}, False), ("tcp", {}, True), ("tls", {"tls_secret": "siem-ca"}, True)],
 )
 def test_output_per_protocol(protocol: str, extra: dict[str, Any], octet_counted: bool) -> None:
-    values, conf = _render({"host": "siem.example.com", "port": 6514, "protocol": protocol, **extra})
+    values, conf = _render(
+        {"host": "siem.example.com", "port": 6514, "protocol": protocol, **extra}
+    )
     assert values["plugins"] == ["fluent-plugin-syslog_rfc5424 -v 0.9.0.rc.8"]
     match = _match(conf)
     assert match.arg == "hubble.flows"
@@ -184,8 +186,9 @@ require "json"
 require "time"
 input = JSON.parse($stdin.read)
 # As record_transformer (enable_ruby, auto_typecast) evaluates a whole-value placeholder.
-fields = input["fields"].map { |name, expr| [name, eval("lambda { |tag, time, record| " + expr + " }")] }
-framer = eval("lambda { |tag, time, record| " + input["frame"] + " }")
+def expander(expr) = eval("lambda { |tag, time, record| " + expr + " }")
+fields = input["fields"].map { |name, expr| [name, expander(expr)] }
+framer = expander(input["frame"])
 out = input["events"].map do |event|
   time = Time.parse(event["time"])  # in_tail's json parser: time_key time, time_type string
   flat = {}
@@ -233,10 +236,10 @@ EVENTS: list[dict[str, Any]] = [
             "traffic_direction": "INGRESS",
             "IP": {"source": "fd00::1", "destination": "fd00::2", "ipVersion": "IPv6"},
             "l4": {"TCP": {"source_port": 40000, "destination_port": 80}},
-            "l7": {"type": "REQUEST", "http": {"method": "GET", "url": "http://api/ü?q=\"x\""}},
+            "l7": {"type": "REQUEST", "http": {"method": "GET", "url": 'http://api/ü?q="x"'}},
             "source": {"namespace": "front", "labels": ["k8s:team=ünïcødé", "tab=\t"]},
             "destination": {"namespace": "api", "pod_name": "api-1"},
-            "Summary": "HTTP/1.1 GET http://api/ü?q=\"x\"] \\ \u0001",
+            "Summary": 'HTTP/1.1 GET http://api/ü?q="x"] \\ \u0001',
             "ingress_allowed_by": [{"name": "allow-front", "namespace": "api"}],
         },
         "node_name": "node with space",
@@ -287,9 +290,7 @@ def test_ruby_expressions_build_the_bytes_of_the_core_formatter(
     )
     assert done.returncode == 0, done.stderr
     from_ruby = [bytes.fromhex(h) for h in json.loads(done.stdout)]
-    fmt = SiemFormat(
-        facility=fluentd_siem.Facility.LOCAL4, app_name="hubble-x", msgid="flow.v1"
-    )
+    fmt = SiemFormat(facility=fluentd_siem.Facility.LOCAL4, app_name="hubble-x", msgid="flow.v1")
     from_python = [frame(format_message(flow_message(e, fmt)), Transport(protocol)) for e in EVENTS]
     assert from_ruby == from_python
     # Octet counts are bytes, not characters (the second event is not ASCII).

@@ -123,8 +123,10 @@ def test_mutual_tls_refuses_missing_or_foreign_client_cert(run_cli, rsyslog, pki
     line = result.stderr.strip()
     assert "\n" not in line
     assert line.startswith(f"error: 127.0.0.1:{server.port} (tls): ")
-    expected = "does not accept this client certificate" if client == "stranger" else (
-        "requires a client certificate (--cert-file/--key-file)"
+    expected = (
+        "does not accept this client certificate"
+        if client == "stranger"
+        else ("requires a client certificate (--cert-file/--key-file)")
     )
     assert line.endswith(f"the server closed the TLS connection: it {expected}")
     assert server.stored() == []
