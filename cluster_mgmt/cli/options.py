@@ -83,24 +83,34 @@ def output_option(*choices: str, default: str | None = None) -> Callable[[F], F]
     )
 
 
-def _seconds(ctx: click.Context, param: click.Parameter, value: Any) -> float:
-    """``90s``, ``5m``, ``1h30m`` or plain seconds, as seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    from cluster_mgmt.core.stats import parse_duration  # pure, but not needed for --help
-    from cluster_mgmt.errors import UserError
+def timeout_option(
+    default: str, help_text: str, *, minimum: float = 0.1, maximum: float = 86400.0
+) -> Callable[[F], F]:
+    """``--timeout DURATION`` (``90s``, ``5m``, ``1h`` or seconds), bounded, passed in seconds.
 
-    try:
-        return float(parse_duration(str(value)))
-    except UserError as exc:
-        raise click.BadParameter(exc.message, ctx, param) from exc
+    The bounds make sure no command can wait forever (or give up before it started).
+    """
 
+    def seconds(ctx: click.Context, param: click.Parameter, value: Any) -> float:
+        try:
+            result = float(value)
+        except (TypeError, ValueError):
+            from cluster_mgmt.core.stats import parse_duration  # pure; not needed for --help
+            from cluster_mgmt.errors import UserError
 
-def timeout_option(default: str, help_text: str) -> Callable[[F], F]:
-    """``--timeout DURATION`` (``90s``, ``5m``, ``1h`` or seconds), passed on in seconds."""
+            try:
+                result = float(parse_duration(str(value)))
+            except UserError as exc:
+                raise click.BadParameter(exc.message, ctx, param) from exc
+        if not minimum <= result <= maximum:
+            raise click.BadParameter(
+                f"{value} is not between {minimum:g}s and {maximum:g}s", ctx, param
+            )
+        return result
+
     return click.option(
         "--timeout",
-        callback=_seconds,
+        callback=seconds,
         default=default,
         show_default=True,
         metavar="DURATION",

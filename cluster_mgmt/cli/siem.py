@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cluster_mgmt.cli import state
-from cluster_mgmt.cli.options import env_option
+from cluster_mgmt.cli.options import env_option, timeout_option
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -25,13 +25,7 @@ def siem() -> None:
 @click.option("--ca-file", type=_FILE, help="CA certificate (PEM) that verifies the SIEM (tls).")
 @click.option("--cert-file", type=_FILE, help="Client certificate (PEM) for mutual TLS.")
 @click.option("--key-file", type=_FILE, help="Client private key (PEM, unencrypted).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.1, 120),
-    default=5.0,
-    show_default=True,
-    help="Seconds to wait for the connection.",
-)
+@timeout_option("5s", "How long to wait for the connection (5s, or seconds such as 0.5).", maximum=120)
 @click.pass_context
 def test_cmd(
     ctx: click.Context,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cluster_mgmt.cli.options import kube_options, kube_target, output_option
+from cluster_mgmt.cli.options import kube_options, kube_target, output_option, timeout_option
 from cluster_mgmt.cli.output import echo_json, echo_table
 from cluster_mgmt.core.stack import PROMETHEUS_NAMESPACE, PROMETHEUS_PORT, PROMETHEUS_SERVICE
 
@@ -61,13 +61,7 @@ if TYPE_CHECKING:
     metavar="FILE.html",
     help="Write a self-contained HTML report (chart and table), e.g. as a CI artifact.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1, max=600),
-    default=30.0,
-    show_default=True,
-    help="Seconds to wait for each Prometheus answer.",
-)
+@timeout_option("30s", "How long to wait for each Prometheus answer.", minimum=1, maximum=600)
 @click.pass_context
 def stats_cmd(
     ctx: click.Context,

@@ -23,6 +23,12 @@ def _siem_test(run_cli, *args):
     return run_cli("siem", "test", "--timeout", "3", *args)
 
 
+def _siem_test_to(run_cli, server, *extra):
+    """`siem test` aimed at a started rsyslogd, over its protocol."""
+    target = ["--host", "127.0.0.1", "--port", server.port, "--protocol", server.protocol]
+    return _siem_test(run_cli, *target, *extra)
+
+
 def _check_stored(server, *, pri: int = 16 * 8 + 5, app: str = "hubble", msgid: str = "flow"):
     raw, fields = server.wait_for_messages(1)
     assert len(raw) == 1, raw
@@ -56,7 +62,7 @@ def _check_stored(server, *, pri: int = 16 * 8 + 5, app: str = "hubble", msgid: 
 
 def test_udp_one_datagram(run_cli, rsyslog) -> None:
     server = rsyslog("udp")
-    result = _siem_test(run_cli, "--host", "127.0.0.1", "--port", server.port, "--protocol", "udp")
+    result = _siem_test_to(run_cli, server)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("ok: test event sent to 127.0.0.1:")
     assert "one datagram" in result.stdout
@@ -65,7 +71,7 @@ def test_udp_one_datagram(run_cli, rsyslog) -> None:
 
 def test_tcp_octet_counted(run_cli, rsyslog) -> None:
     server = rsyslog("tcp")
-    result = _siem_test(run_cli, "--host", "127.0.0.1", "--port", server.port, "--protocol", "tcp")
+    result = _siem_test_to(run_cli, server)
     assert result.exit_code == 0, result.stderr
     assert "delivered to" in result.stdout and "octet-counted" in result.stdout
     _check_stored(server)
@@ -86,11 +92,7 @@ def test_tcp_framing_is_octet_counting_not_newlines(rsyslog) -> None:
 
 def test_tls(run_cli, rsyslog, pki) -> None:
     server = rsyslog("tls", pki.server_files())
-    result = _siem_test(
-        run_cli,
-        "--host", "127.0.0.1", "--port", server.port, "--protocol", "tls",
-        "--ca-file", pki.ca_file,
-    )  # fmt: skip
+    result = _siem_test_to(run_cli, server, "--ca-file", pki.ca_file)
     assert result.exit_code == 0, result.stderr
     assert "delivered to 127.0.0.1" in result.stdout
     _check_stored(server)
@@ -98,11 +100,12 @@ def test_tls(run_cli, rsyslog, pki) -> None:
 
 def test_mutual_tls(run_cli, rsyslog, pki) -> None:
     server = rsyslog("tls", pki.server_files(require_client_cert=True))
-    result = _siem_test(
+    result = _siem_test_to(
         run_cli,
-        "--host", "127.0.0.1", "--port", server.port, "--protocol", "tls",
-        "--ca-file", pki.ca_file, "--cert-file", pki.client_cert, "--key-file", pki.client_key,
-    )  # fmt: skip
+        server,
+        *("--ca-file", pki.ca_file, "--cert-file", pki.client_cert),
+        *("--key-file", pki.client_key),
+    )
     assert result.exit_code == 0, result.stderr
     _check_stored(server)
     key_text = pki.client_key.read_text()
@@ -113,11 +116,10 @@ def test_mutual_tls(run_cli, rsyslog, pki) -> None:
 @pytest.mark.parametrize("client", ["none", "stranger"])
 def test_mutual_tls_refuses_missing_or_foreign_client_cert(run_cli, rsyslog, pki, client) -> None:
     server = rsyslog("tls", pki.server_files(require_client_cert=True))
-    args = ["--host", "127.0.0.1", "--port", server.port, "--protocol", "tls"]
-    args += ["--ca-file", pki.ca_file]
+    args = ["--ca-file", pki.ca_file]
     if client == "stranger":
         args += ["--cert-file", pki.stranger_cert, "--key-file", pki.stranger_key]
-    result = _siem_test(run_cli, *args)
+    result = _siem_test_to(run_cli, server, *args)
     assert result.exit_code == 2
     assert result.stdout == ""
     line = result.stderr.strip()
@@ -134,11 +136,7 @@ def test_mutual_tls_refuses_missing_or_foreign_client_cert(run_cli, rsyslog, pki
 
 def test_wrong_ca_is_a_clear_tls_verification_error(run_cli, rsyslog, pki) -> None:
     server = rsyslog("tls", pki.server_files())
-    result = _siem_test(
-        run_cli,
-        "--host", "127.0.0.1", "--port", server.port, "--protocol", "tls",
-        "--ca-file", pki.other_ca_file,
-    )  # fmt: skip
+    result = _siem_test_to(run_cli, server, "--ca-file", pki.other_ca_file)
     assert result.exit_code == 2
     line = result.stderr.strip()
     assert "\n" not in line
