@@ -17,6 +17,7 @@ from cluster_mgmt.adapters import project_fs, yamlio
 from cluster_mgmt.core import render as core_render
 from cluster_mgmt.core.config import CONFIG_FILE, ProjectConfig
 from cluster_mgmt.core.stack import RELEASES
+from cluster_mgmt.core.syslog import check_host
 from cluster_mgmt.core.values_merge import merge_values
 from cluster_mgmt.errors import ChangesDetected, ConfigError, Location, UserError
 
@@ -163,6 +164,12 @@ def init_project(target: Path, options: InitOptions) -> list[PurePosixPath]:
             hint="choose a new directory; to change an existing project edit its "
             f"{CONFIG_FILE} and run `cluster-mgmt render`",
         )
+    if options.siem_host is not None:
+        # Checked before it is written into YAML: a newline must not become a key.
+        try:
+            check_host(options.siem_host)
+        except ValueError as exc:
+            raise UserError(f"--siem-host: {exc}") from None
     assets = package_assets()
     text = assets.template(
         "cluster-mgmt.yaml.j2",

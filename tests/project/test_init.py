@@ -115,3 +115,12 @@ def test_no_siem_means_no_output(tmp_path: Path, run_cli) -> None:
     assert "syslog_rfc5424" not in fluentd["fileConfigs"]["04_outputs.conf"]
     assert "plugins" not in fluentd
     assert "@type null" in fluentd["fileConfigs"]["04_outputs.conf"]
+
+
+def test_siem_host_flag_cannot_inject_yaml(tmp_path: Path, run_cli) -> None:
+    target = tmp_path / "p"
+    host = "siem.example.com\n    apps:\n      fluentd: false\n#"
+    result = _init(run_cli, target, "--provider", "kind", "--siem-host", host)
+    assert result.exit_code == 2
+    assert "--siem-host: " in result.stderr and "not a host name or IP address" in result.stderr
+    assert not target.exists()
