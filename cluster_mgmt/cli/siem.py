@@ -25,7 +25,7 @@ def siem() -> None:
 @click.option("--ca-file", type=_FILE, help="CA certificate (PEM) that verifies the SIEM (tls).")
 @click.option("--cert-file", type=_FILE, help="Client certificate (PEM) for mutual TLS.")
 @click.option("--key-file", type=_FILE, help="Client private key (PEM, unencrypted).")
-@timeout_option("5s", "How long to wait for the connection (5s, or seconds such as 0.5).", maximum=120)
+@timeout_option("5s", "How long to wait for the connection (5s, or seconds: 0.5).", maximum=120)
 @click.pass_context
 def test_cmd(
     ctx: click.Context,
