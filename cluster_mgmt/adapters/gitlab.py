@@ -167,6 +167,12 @@ class GitLabClient:
                 hint=TOKEN_HINT,
             )
         if code == 403:
+            if self.uses_job_token:
+                return GitLabApiError(
+                    f"CI_JOB_TOKEN is not allowed to {what} (403 Forbidden)",
+                    status=code,
+                    hint="set GITLAB_TOKEN to a project access token with scope `api`",
+                )
             if isinstance(body, dict) and body.get("error") == "insufficient_scope":
                 scope = str(body.get("scope") or WRITE_SCOPE)
                 return GitLabApiError(
@@ -174,12 +180,6 @@ class GitLabClient:
                     "(403 insufficient_scope)",
                     status=code,
                     hint=f"create a token with scope `{scope}` and put it in GITLAB_TOKEN",
-                )
-            if self.uses_job_token:
-                return GitLabApiError(
-                    f"CI_JOB_TOKEN is not allowed to {what} (403 Forbidden)",
-                    status=code,
-                    hint="set GITLAB_TOKEN to a project access token with scope `api`",
                 )
             where = f" in project {project}" if project else ""
             return GitLabApiError(
@@ -595,11 +595,19 @@ class GitLabClient:
             _LIST_INTEGRATIONS,
             {"fullPath": project.path, "types": ["PROMETHEUS"]},
         )
-        node = (data.get("project") or {}).get("alertManagementHttpIntegrations") or {}
         if not data.get("project"):
             raise ClusterError(
                 f"GitLab project {project.path!r} not visible through GraphQL (404)",
                 hint="the token needs scope `api` (or `read_api` for reading)",
+            )
+        node = data["project"].get("alertManagementHttpIntegrations")
+        if node is None:
+            # GraphQL answers null, not an error, for a field the role may not read.
+            raise ClusterError(
+                f"GitLab refused to list the alert integrations in project {project.path} "
+                "(403 Forbidden): the token's role is too low (alert integrations, variables, "
+                "agents and schedules need Maintainer)",
+                hint=TOKEN_HINT,
             )
         return [_integration(n) for n in node.get("nodes") or []]
 

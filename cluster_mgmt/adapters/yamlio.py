@@ -291,6 +291,7 @@ def _roundtrip() -> Any:
     rt = YAML(typ="rt")
     rt.allow_duplicate_keys = False
     rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long value (a URL) that is written back
     return rt
 
 
@@ -322,6 +323,38 @@ def child_mapping(parent: Any, key: str, *, before: str | None = None) -> Any:
     position = keys.index(before) if before in keys else len(keys)
     parent.insert(position, key, child)
     return child
+
+
+def set_scalar(mapping: Any, key: str, value: Any, *, after: str | None = None) -> None:
+    """Set ``mapping[key]``; a new key goes right after ``after`` (else first).
+
+    Comment lines below ``after`` stay below the new key, so a new line never lands
+    under the comment block that follows (an end-of-line comment stays on ``after``).
+    """
+    if key in mapping:
+        mapping[key] = value
+        return
+    keys = list(mapping.keys())
+    position = keys.index(after) + 1 if after in keys else 0
+    mapping.insert(position, key, value)
+    if position == 0:
+        return
+    previous = mapping.ca.items.get(keys[position - 1])
+    token = previous[2] if previous is not None and len(previous) > 2 else None
+    if token is None:
+        return
+    own, sep, below = token.value.partition("\n")
+    if own.strip().startswith("#"):  # an end-of-line comment stays where it is
+        if not below.strip():
+            return
+        token.value = own + sep
+    else:
+        previous[2] = None
+        below = token.value.lstrip(" ").removeprefix("\n")
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    mapping.ca.items[key] = [None, None, CommentToken("\n" + below, CommentMark(0), None), None]
 
 
 def dump_roundtrip(data: Any) -> str:

@@ -51,10 +51,10 @@ def gitlab_group() -> None:
     help="Replace each agent token: create a new one, store it, revoke the old one.",
 )
 @click.option(
-    "--alerts/--no-alerts",
-    default=True,
-    show_default=True,
-    help="Create or reuse the Prometheus alert integration; its key goes to GITLAB_ALERTS_KEY.",
+    "--no-alerts",
+    is_flag=True,
+    help="Skip the alert integration (default: set it up for the environments whose config "
+    "has alerts on).",
 )
 @click.option("--rotate-alerts-key", is_flag=True, help="Reset the alert integration's key.")
 @click.option("--show-token", is_flag=True, help="Print new agent tokens (only to a terminal).")
@@ -69,7 +69,7 @@ def bootstrap_cmd(
     schedule_upgrades: str,
     schedule_drift: str,
     rotate_token: bool,
-    alerts: bool,
+    no_alerts: bool,
     rotate_alerts_key: bool,
     show_token: bool,
     dry_run: bool,
@@ -79,8 +79,11 @@ def bootstrap_cmd(
     Pushes the project's files (one commit, changed files only), registers each
     environment's agent, stores an agent token in a masked, protected GITLAB_AGENT_TOKEN
     and the kube context in KUBE_CONTEXT (both scoped to the environment), creates the
-    upgrade and drift pipeline schedules, and the alert integration with its key in
-    GITLAB_ALERTS_KEY. The token needs scope `api` and the Maintainer role.
+    upgrade and drift pipeline schedules, and, for the environments whose config has alerts
+    on, the Prometheus alert integration with its key in GITLAB_ALERTS_KEY. When the
+    integration's URL is not what cluster-mgmt.yaml resolves, bootstrap sets the top-level
+    alerts.url (comments kept), re-renders, and pushes both in the same commit. The token
+    needs scope `api` and the Maintainer role.
     """
     from cluster_mgmt.ops.gitlab import BootstrapOptions, bootstrap
 
@@ -96,7 +99,7 @@ def bootstrap_cmd(
             schedule_upgrades=schedule_upgrades,
             schedule_drift=schedule_drift,
             rotate_token=rotate_token,
-            alerts=alerts,
+            alerts=not no_alerts,
             rotate_alerts_key=rotate_alerts_key,
             dry_run=dry_run,
         ),
@@ -104,8 +107,15 @@ def bootstrap_cmd(
     title = f"{'plan' if dry_run else 'bootstrap'} of {result.project}"
     rows = [(c.action, c.target, c.detail) for c in result.changes]
     echo_table(("action", "object", "detail"), rows, title=title)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if result.alert_url:
         click.echo(f"alert endpoint (for Alertmanager): {result.alert_url}")
+    if result.config_updated:
+        click.echo(
+            "cluster-mgmt.yaml updated: alerts.url is the alert integration's URL; re-rendered "
+            f"and pushed in the same commit: {', '.join(result.config_files)}"
+        )
     if show_token:
         for env_name, token in result.new_tokens.items():
             click.echo(f"agent token of {env_name}: {token}")

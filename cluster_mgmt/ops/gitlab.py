@@ -1,10 +1,13 @@
 """GitLab set-up use cases: ``gitlab bootstrap``, ``gitlab lint`` and the alert integration.
 
 Bootstrap compares what the project needs with what GitLab has, and changes only the
-difference: files (one commit), agents, the agent token in a masked, protected variable per
-environment, ``KUBE_CONTEXT`` per environment, the ``upgrade`` and ``drift`` schedules, and
-the Prometheus alert integration with its key in ``GITLAB_ALERTS_KEY``. Run twice, the
-second run changes nothing. Secrets (agent tokens, alert keys) stay in memory and in GitLab.
+difference, in this order: the project; the Prometheus alert integration (when the config
+has alerts on somewhere), whose URL goes into ``alerts.url`` of cluster-mgmt.yaml (written
+locally and re-rendered) when the config says otherwise; the files (one commit); agents, the
+agent token in a masked, protected variable per environment and ``KUBE_CONTEXT`` per
+environment; the ``upgrade`` and ``drift`` schedules; the alert key in ``GITLAB_ALERTS_KEY``
+of each alerting environment. Run twice, the second run changes nothing. Secrets (agent
+tokens, alert keys) stay in memory and in GitLab.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cluster_mgmt.adapters import project_files
+from cluster_mgmt.adapters import project_files, yamlio
 from cluster_mgmt.adapters.gitlab import (
     Agent,
     AgentToken,
@@ -26,13 +29,19 @@ from cluster_mgmt.adapters.gitlab import (
     Project,
     Variable,
 )
+from cluster_mgmt.adapters.project_fs import MANIFEST
 from cluster_mgmt.adapters.secrets import redact
 from cluster_mgmt.core.config import CONFIG_FILE
 from cluster_mgmt.core.gitlab_rules import blob_id, cron_problem
 from cluster_mgmt.errors import UserError
 from cluster_mgmt.ops.kube_target import environment_targets
 from cluster_mgmt.ops.project import Project as LocalProject
-from cluster_mgmt.ops.project import load_project, plan_render
+from cluster_mgmt.ops.project import (
+    apply_config_change,
+    load_project,
+    plan_config_change,
+    plan_render,
+)
 
 AGENT_TOKEN_VAR = "GITLAB_AGENT_TOKEN"
 KUBE_CONTEXT_VAR = "KUBE_CONTEXT"
@@ -60,7 +69,7 @@ class Change:
 
     @property
     def changes(self) -> bool:
-        """Whether this line changes GitLab."""
+        """Whether this line changes GitLab (or the local config)."""
         return self.action != "unchanged"
 
 
@@ -90,6 +99,11 @@ class BootstrapResult:
     # New agent tokens by environment: kept in memory for --show-token, never written.
     new_tokens: dict[str, str] = field(default_factory=dict)
     alert_url: str | None = None
+    # cluster-mgmt.yaml got the integration's URL: the files that change with it, and
+    # whether they were written (not in a dry run).
+    config_files: list[str] = field(default_factory=list)
+    config_updated: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -165,11 +179,22 @@ def bootstrap(project_dir: Path, options: BootstrapOptions) -> BootstrapResult:
         if not options.dry_run:
             remote = client.create_project(target.project)
             result.web_url = remote.web_url
+    config = local.config
+    # Alerts go where the config has them on; the integration comes before the push so
+    # that its URL is in cluster-mgmt.yaml (and the rendered values) of that one commit.
+    alerting = [env for env in envs if config.alerting(env)] if options.alerts else []
+    integration: AlertIntegration | None = None
+    if alerting:
+        integration, change = _ensure_integration(
+            client, remote, dry_run=options.dry_run, rotate=options.rotate_alerts_key
+        )
+        result.changes.append(change)
+        result.alert_url = integration.url if integration else None
+        files = _keep_alert_url(local, alerting, integration, files, options.dry_run, result)
     branch = (remote.default_branch if remote else None) or DEFAULT_BRANCH
     result.changes.extend(_push_files(client, remote, branch, files, options.dry_run))
     if remote is not None and remote.default_branch is None and not options.dry_run:
         remote = client.project(target.project)  # the first commit made the default branch
-    config = local.config
     contexts = environment_targets(local, options.env)
     for env in envs:
         agent_name = config.environments[env].agent
@@ -201,17 +226,68 @@ def bootstrap(project_dir: Path, options: BootstrapOptions) -> BootstrapResult:
             options.dry_run,
         )
     )
-    if options.alerts:
-        integration, changes = ensure_alert_integration(
-            client,
-            remote,
-            envs,
-            dry_run=options.dry_run,
-            rotate=options.rotate_alerts_key,
+    if alerting:
+        result.changes.extend(
+            _ensure_alert_keys(client, remote, integration, alerting, options.dry_run)
         )
-        result.changes.extend(changes)
-        result.alert_url = integration.url if integration else None
     return result
+
+
+def _keep_alert_url(
+    local: LocalProject,
+    alerting: Sequence[str],
+    integration: AlertIntegration | None,
+    files: dict[PurePosixPath, bytes],
+    dry_run: bool,
+    result: BootstrapResult,
+) -> dict[PurePosixPath, bytes]:
+    """Set the top-level ``alerts.url`` to the integration's URL where the config differs.
+
+    Environments with their own ``alerts.url`` are left alone (a warning when it differs).
+    The config is written with its comments kept and the project re-rendered, unless
+    ``dry_run``. Returns the files to push, with the change.
+    """
+    config = local.config
+    # A dry run before the integration exists cannot know the URL GitLab will give it; any
+    # URL re-renders the same files, so a stand-in one shows which files change.
+    url = integration.url if integration is not None else None
+    planned = url or f"{config.gitlab.url}/{config.gitlab.project}/alerts/notify/new/0.json"
+    follow_top = []
+    for env in alerting:
+        own = config.environments[env].alerts
+        if "url" in own.model_fields_set:
+            if url is not None and config.alerts_url(env) != url:
+                result.warnings.append(
+                    f"environment {env} sets its own alerts.url ({config.alerts_url(env)}), "
+                    f"not the alert integration's ({url}): left as it is"
+                )
+        else:
+            follow_top.append(env)
+    if not follow_top or all(config.alerts_url(env) == url for env in follow_top):
+        return files
+    document = yamlio.load_roundtrip(local.root / CONFIG_FILE)  # edited in place, comments kept
+    alerts = yamlio.child_mapping(document, "alerts", before="environments")
+    yamlio.set_scalar(alerts, "url", planned, after="enabled")
+    change = plan_config_change(local.root, document)
+    written = change.files()
+    result.changes.append(
+        Change(
+            "update",
+            f"{CONFIG_FILE} alerts.url",
+            url or "the new alert integration's URL",
+        )
+    )
+    result.config_files = sorted(str(p) for p in written if p != MANIFEST)
+    if not dry_run:
+        apply_config_change(local.root, change)
+        result.config_updated = True
+    merged = dict(files)
+    for rel, text in written.items():
+        if text is None:
+            merged.pop(rel, None)
+        else:
+            merged[rel] = text.encode("utf-8")
+    return dict(sorted(merged.items()))
 
 
 def _files_to_push(local: LocalProject) -> dict[PurePosixPath, bytes]:
@@ -464,28 +540,42 @@ def ensure_alert_integration(
 
     Returns the integration (None in a dry run that would create it) and the plan lines.
     """
-    label = f"alert integration {ALERT_INTEGRATION_NAME!r} (Prometheus)"
+    integration, change = _ensure_integration(client, remote, dry_run=dry_run, rotate=rotate)
+    return integration, [change, *_ensure_alert_keys(client, remote, integration, envs, dry_run)]
+
+
+def _ensure_integration(
+    client: GitLabClient, remote: Project | None, *, dry_run: bool, rotate: bool
+) -> tuple[AlertIntegration | None, Change]:
     found = client.alert_integrations(remote) if remote is not None else []
     active = sorted(
         (i for i in found if i.active and i.type == "PROMETHEUS"),
         key=lambda i: (i.name != ALERT_INTEGRATION_NAME, i.id),
     )
-    changes: list[Change] = []
     integration: AlertIntegration | None = active[0] if active else None
     if integration is None:
-        changes.append(Change("create", label))
+        change = Change("create", f"alert integration {ALERT_INTEGRATION_NAME!r} (Prometheus)")
         if not dry_run and remote is not None:
             integration = client.create_alert_integration(remote, ALERT_INTEGRATION_NAME)
-    elif rotate:
-        changes.append(Change("rotate", f"alert integration {integration.name!r}", "new key"))
+        return integration, change
+    if rotate:
         if not dry_run:
             integration = client.reset_alert_integration_token(integration)
-    else:
-        changes.append(Change("unchanged", f"alert integration {integration.name!r}"))
+        return integration, Change("rotate", f"alert integration {integration.name!r}", "new key")
+    return integration, Change("unchanged", f"alert integration {integration.name!r}")
+
+
+def _ensure_alert_keys(
+    client: GitLabClient,
+    remote: Project | None,
+    integration: AlertIntegration | None,
+    envs: Sequence[str],
+    dry_run: bool,
+) -> list[Change]:
+    changes: list[Change] = []
     for env in envs:
-        label = f"variable {ALERTS_KEY_VAR} ({env})"
         if integration is None:
-            changes.append(Change("create", label, "(masked)"))
+            changes.append(Change("create", f"variable {ALERTS_KEY_VAR} ({env})", "(masked)"))
             continue
         changes.append(
             _ensure_variable(
@@ -503,7 +593,7 @@ def ensure_alert_integration(
                 dry_run,
             )
         )
-    return integration, changes
+    return changes
 
 
 def setup_alert_integration(
@@ -518,10 +608,13 @@ def setup_alert_integration(
     """:func:`ensure_alert_integration` for a project directory, on its own.
 
     The alerting commands use it to (re)create the integration and its
-    ``GITLAB_ALERTS_KEY`` variables without the rest of bootstrap.
+    ``GITLAB_ALERTS_KEY`` variables without the rest of bootstrap, for the environments
+    whose config has alerts on (none: nothing is done). It does not write the config.
     """
     local = load_project(project_dir)
-    envs = local.env_names(env)
+    envs = [name for name in local.env_names(env) if local.config.alerting(name)]
+    if not envs:
+        return None, []
     target = resolve_target(local, gitlab_url, project)
     client = connect(target.url)
     remote = client.project(target.project)

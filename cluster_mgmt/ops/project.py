@@ -273,12 +273,40 @@ def set_policy_audit_mode(project_dir: Path, audit: bool, env: str | None) -> li
             changed.append(name)
         env_doc["cilium"]["policy_audit_mode"] = audit
     if changed:
-        text = yamlio.dump_roundtrip(document)
-        # Render first against the new config so an edited generated file stops us early.
-        config = parse_config(yamlio.load_text(text, str(path)), str(path))
-        plan = plan_render(project_dir, config)
-        if plan.edited:
-            raise project_fs.edited_error(plan.edited)
-        project_fs.write_atomic(path, text)
-        project_fs.apply_plan(project_dir, plan)
+        apply_config_change(project_dir, plan_config_change(project_dir, document))
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """A new ``cluster-mgmt.yaml`` and the render it brings, checked but not yet written."""
+
+    text: str
+    config: ProjectConfig
+    plan: project_fs.RenderPlan
+
+    def files(self) -> dict[PurePosixPath, str | None]:
+        """Every file the change writes (its new text) or deletes (None)."""
+        changed: dict[PurePosixPath, str | None] = {PurePosixPath(CONFIG_FILE): self.text}
+        changed.update({**self.plan.seed, **self.plan.write})
+        changed.update(dict.fromkeys(self.plan.delete))
+        changed[project_fs.MANIFEST] = self.plan.manifest.dump()
+        return changed
+
+
+def plan_config_change(project_dir: Path, document: Any) -> ConfigChange:
+    """Validate an edited config document and plan its render; refuse hand-edited files."""
+    path = project_dir / CONFIG_FILE
+    text = yamlio.dump_roundtrip(document)
+    # Render first against the new config so an edited generated file stops us early.
+    config = parse_config(yamlio.load_text(text, str(path)), str(path))
+    plan = plan_render(project_dir, config)
+    if plan.edited:
+        raise project_fs.edited_error(plan.edited)
+    return ConfigChange(text, config, plan)
+
+
+def apply_config_change(project_dir: Path, change: ConfigChange) -> list[PurePosixPath]:
+    """Write the config (atomically), then the generated files and the manifest."""
+    project_fs.write_atomic(project_dir / CONFIG_FILE, change.text)
+    return [PurePosixPath(CONFIG_FILE), *project_fs.apply_plan(project_dir, change.plan)]

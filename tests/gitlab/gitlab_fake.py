@@ -781,9 +781,10 @@ class FakeGitLab:
                 "name": args.get("name", ""),
                 "type": kind,
                 "active": bool(args.get("active", False)),
-                "url": f"{self.url}/{project.path}/prometheus/alerts/notify.json"
-                if kind == "PROMETHEUS"
-                else f"{self.url}/{project.path}/alerts/notify/{args.get('name')}/{ident:x}.json",
+                # GitLab gives every new integration, Prometheus ones too, its own endpoint;
+                # only a legacy integration answers at <project>/prometheus/alerts/notify.json.
+                "url": f"{self.url}/{project.path}/alerts/notify/{_slug(args.get('name', ''))}/"
+                f"{secrets.token_hex(8)}.json",
                 "token": secrets.token_hex(16),
             }
             project.integrations.append(integration)
@@ -808,6 +809,10 @@ class FakeGitLab:
                         }
             return denied
         return {"errors": [{"message": "unsupported query in the fake"}], "data": None}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def _parents(path: str) -> list[str]:

@@ -10,26 +10,24 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from bootstrap_checks import bootstrap as _bootstrap
+from bootstrap_checks import has_row as _row
+from bootstrap_checks import local_files as _local_files
 from gitlab_fake import PROJECT, TOKEN, FakeGitLab
 
 from cluster_mgmt.adapters.project_files import read_project_files
-
-
-def _bootstrap(run_cli, project_dir: Path, *extra: str):
-    result = run_cli("-C", project_dir, "gitlab", "bootstrap", *extra)
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
-def _row(stdout: str, action: str, target: str) -> bool:
-    """Whether the plan table has a line with this action and object."""
-    return any(line.split()[:1] == [action] and target in line for line in stdout.splitlines())
 
 
 def _active_tokens(fake: FakeGitLab, agent: str) -> list[dict]:
     project = fake.project(PROJECT)
     [agent_id] = [i for i, a in project.agents.items() if a["name"] == agent]
     return [t for t in project.agent_tokens[agent_id] if t["status"] == "active"]
+
+
+def _alerts_url(project_dir: Path, env: str = "dev") -> str:
+    from cluster_mgmt.ops.project import load_project
+
+    return load_project(project_dir).config.alerts_url(env)
 
 
 def _variable(fake: FakeGitLab, key: str, scope: str) -> dict:
@@ -45,8 +43,9 @@ def test_bootstrap_sets_up_everything_and_twice_equals_once(
     project_dir: Path, fake: FakeGitLab, run_cli
 ) -> None:
     first = _bootstrap(run_cli, project_dir)
-    assert "done: 14 changes" in first.stdout
+    assert "done: 15 changes" in first.stdout
     once = fake.snapshot()
+    local_once = _local_files(project_dir)
     project = fake.project(PROJECT)
 
     # Files: one commit on main holding exactly the project's files.
@@ -85,11 +84,14 @@ def test_bootstrap_sets_up_everything_and_twice_equals_once(
         assert key["value"] == integration["token"]
         assert key["masked"] and key["protected"]
     assert integration["url"] in first.stdout
+    assert _alerts_url(project_dir) == integration["url"]  # written into the config
 
     second = _bootstrap(run_cli, project_dir)
     assert "nothing to change: GitLab already matches the project" in second.stdout
     assert "create" not in second.stdout and "update" not in second.stdout
+    assert "cluster-mgmt.yaml updated" not in second.stdout
     assert fake.snapshot() == once
+    assert _local_files(project_dir) == local_once
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(
@@ -224,8 +226,12 @@ def test_existing_alert_integration_is_reused_and_its_key_can_be_rotated(
             "token": "0123456789abcdef0123456789abcdef",
         }
     )
-    _bootstrap(run_cli, project_dir)
+    config_before = (project_dir / "cluster-mgmt.yaml").read_bytes()
+    first = _bootstrap(run_cli, project_dir)
     assert len(project.integrations) == 1
+    # The legacy endpoint is what the config resolves by default: cluster-mgmt.yaml stays.
+    assert (project_dir / "cluster-mgmt.yaml").read_bytes() == config_before
+    assert "cluster-mgmt.yaml updated" not in first.stdout
     assert (
         _variable(fake, "GITLAB_ALERTS_KEY", "dev")["value"] == "0123456789abcdef0123456789abcdef"
     )
@@ -334,7 +340,8 @@ def test_alert_step_on_its_own(project_dir: Path, fake: FakeGitLab) -> None:
     assert planned is None and [c.action for c in plan] == ["create", "create"]
     assert fake.project(PROJECT).integrations == []
     integration, changes = setup_alert_integration(project_dir, env="dev")
-    assert integration is not None and integration.url.endswith("/prometheus/alerts/notify.json")
+    assert integration is not None
+    assert integration.url.startswith(f"{fake.url}/{PROJECT}/alerts/notify/cluster-mgmt/")
     assert [c.action for c in changes] == ["create", "create"]
     assert _variable(fake, "GITLAB_ALERTS_KEY", "dev")["value"] == integration.token
     _, again = setup_alert_integration(project_dir)
