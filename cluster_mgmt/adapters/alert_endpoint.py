@@ -75,8 +75,9 @@ def _refusal(url: str, status: int) -> str:
         )
     if status == 404:
         return (
-            f"no GitLab alert integration at {url} (HTTP 404): set alerts.url to the URL "
-            "`cluster-mgmt gitlab bootstrap` prints (Settings > Monitor > Alerts)"
+            f"no GitLab alert integration at {url} (HTTP 404): run `cluster-mgmt gitlab "
+            "bootstrap`, which writes the integration's URL into alerts.url (or see Settings > "
+            "Monitor > Alerts)"
         )
     if status == 422:
         return f"GitLab rejected the alert payload (HTTP 422) at {url}"

@@ -448,8 +448,8 @@ class Alerts(_Model):
     url: Annotated[
         str | None,
         Field(
-            description="The GitLab alert integration's webhook URL (Prometheus type), as "
-            "`cluster-mgmt gitlab bootstrap` prints it. Default: "
+            description="The GitLab alert integration's webhook URL (Prometheus type); "
+            "`cluster-mgmt gitlab bootstrap` sets the top-level one. Default: "
             "<gitlab.url>/<gitlab.project>/prometheus/alerts/notify.json."
         ),
     ] = None
