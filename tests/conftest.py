@@ -13,12 +13,19 @@ from pathlib import Path
 
 import pytest
 from fake_helm import FakeHelm
+from hypothesis import settings
 from kube_fake import KubeFake
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 UPSTREAM = SHARED / "upstream"
 UPSTREAM_CHARTS = UPSTREAM / "charts"
+
+
+# CI runs the property tests on a fixed set of examples (HYPOTHESIS_PROFILE=ci, set by
+# .ci/run), so a pipeline's result does not depend on the draw; developers explore new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
