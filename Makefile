@@ -40,10 +40,10 @@ demo: venv tools
 
 # Static checks first: a lint or type error fails `make test` like a failed test.
 # `make test` (CI) runs every test; `make test-fast` leaves out the long statistics tests.
-test: venv tools system lint
+test: venv system tools lint
 	$(BIN)/python -m pytest -q
 
-test-fast: venv tools system lint
+test-fast: venv system tools lint
 	$(BIN)/python -m pytest -q -m "not long"
 
 lint: venv

@@ -531,6 +531,57 @@ class Environment(_Model):
         return self
 
 
+# `include: local` (a copy written by render) or `component:<host>/<path>/<name>@<version>`,
+# the host may be `$CI_SERVER_FQDN`; versions are exact (a release or a commit SHA).
+_COMPONENT_RE = (
+    r"^component:(\$CI_SERVER_FQDN|[A-Za-z0-9.-]+(:[0-9]+)?)(/[A-Za-z0-9_.-]+){2,}"
+    r"@([0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?|[0-9a-f]{40})$"
+)
+_IMAGE_RE = r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?(/[a-z0-9._-]+)*(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$"
+
+
+class CI(_Model):
+    """How the project's pipeline gets the cluster-mgmt CI/CD component."""
+
+    include: Annotated[
+        str,
+        Field(
+            description="`local`: the copy `render` writes to .gitlab/ci/cluster-management.yml; "
+            "or `component:<host>/<group>/<project>/cluster-management@<version>` (exact "
+            "version) for a component hosted on your GitLab."
+        ),
+    ] = "local"
+    image: Annotated[
+        str | None,
+        Field(
+            description="Job image (ci/Dockerfile) with an exact tag or digest; default: the "
+            "image of the cluster-mgmt version that rendered the pipeline."
+        ),
+    ] = None
+
+    @field_validator("include")
+    @classmethod
+    def _include(cls, value: str) -> str:
+        if value != "local" and not re.fullmatch(_COMPONENT_RE, value):
+            raise ValueError(
+                "must be `local` or `component:<host>/<group>/<project>/<name>@<version>` "
+                "with an exact version such as 1.2.3 or a commit SHA (no ~latest, no ranges)"
+            )
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.fullmatch(_IMAGE_RE, value) or value.endswith(":latest"):
+            raise ValueError(
+                "must be an image with an exact tag or digest, e.g. "
+                "registry.example.com/platform/cluster-mgmt-job:1.2.3 (not :latest)"
+            )
+        return value
+
+
 class ProjectConfig(_Model):
     """The whole ``cluster-mgmt.yaml``."""
 
@@ -541,6 +592,7 @@ class ProjectConfig(_Model):
     alerts: Annotated[Alerts, Field(description="Alerting defaults for every environment.")] = (
         Alerts()
     )
+    ci: CI = CI()
     environments: Annotated[dict[str, Environment], Field(min_length=1)]
 
     @field_validator("environments")

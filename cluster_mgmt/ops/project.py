@@ -21,6 +21,8 @@ from cluster_mgmt.core.syslog import check_host
 from cluster_mgmt.core.values_merge import merge_values
 from cluster_mgmt.errors import ChangesDetected, ConfigError, Location, UserError
 
+COMPONENT_FILE = "cluster-management.yml"
+
 
 @dataclass(frozen=True, slots=True)
 class Project:
@@ -56,7 +58,18 @@ def package_assets() -> core_render.Assets:
         for entry in templates_dir.iterdir()
         if entry.name.endswith(".j2")
     }
-    return core_render.Assets(states=states, templates=templates)
+    return core_render.Assets(states=states, templates=templates, ci_component=ci_component())
+
+
+def ci_component() -> str:
+    """The cluster-mgmt CI/CD component (templates/cluster-management.yml) as shipped."""
+    packaged = resources.files("cluster_mgmt").joinpath("_data", "templates", COMPONENT_FILE)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    # A source checkout (editable install).
+    return (Path(__file__).resolve().parents[2] / "templates" / COMPONENT_FILE).read_text(
+        encoding="utf-8"
+    )
 
 
 def parse_config(document: Any, file: str) -> ProjectConfig:
