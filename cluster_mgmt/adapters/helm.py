@@ -1,4 +1,5 @@
-"""helm and helmfile: the only module that runs them, and the only importer of pyhelm3.
+"""helm: the only module that runs it, and the only importer of pyhelm3 (helmfile has its
+own adapter, adapters/helmfile.py).
 
 Commands we build are argument lists, never shell strings; values go in as files. A
 ``Runner`` is injected so orchestration can be tested against a recording fake, while the
@@ -80,41 +81,6 @@ def subprocess_runner(
 def _absolute(binary: str) -> str:
     # PATH may hold relative entries (.venv/bin); commands run in other directories.
     return str(Path(binary).resolve()) if os.sep in binary else binary
-
-
-class Helmfile:
-    """helmfile in v1 mode, with the helm binary it should use."""
-
-    def __init__(
-        self,
-        binary: str | None = None,
-        helm: str | None = None,
-        runner: Runner = subprocess_runner,
-    ) -> None:
-        self.binary = _absolute(binary or shutil.which("helmfile") or "helmfile")
-        self.helm = _absolute(helm or shutil.which("helm") or "helm")
-        self._run = runner
-
-    def _env(self) -> dict[str, str]:
-        return {"HELMFILE_V1MODE": "true"}
-
-    def build(self, project_dir: Path, environment: str) -> str:
-        """``helmfile build``: the states with templates rendered, offline."""
-        argv = [
-            self.binary,
-            "--helm-binary",
-            self.helm,
-            "--environment",
-            environment,
-            "build",
-        ]
-        result = self._run(argv, project_dir, self._env(), DEFAULT_TIMEOUT_S)
-        if result.returncode != 0:
-            raise ToolError(
-                f"helmfile build failed for environment {environment!r}:\n"
-                + redact(result.stderr.strip() or result.stdout.strip()),
-            )
-        return result.stdout
 
 
 PULL_TIMEOUT_S = 60.0

@@ -75,6 +75,11 @@ class RenderPlan:
         return sorted({*self.write, *self.delete, *self.edited})
 
 
+def read_text(root: Path, rel: PurePosixPath) -> str | None:
+    """A project file's text, or None when it does not exist."""
+    return _read(root / rel)
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")

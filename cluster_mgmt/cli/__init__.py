@@ -25,6 +25,12 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("cluster_mgmt.cli.project", "validate_cmd", "Check config, values and states."),
     "schema": ("cluster_mgmt.cli.project", "schema_cmd", "Print the config JSON Schema."),
     "policy": ("cluster_mgmt.cli.policy", "policy", "Network-policy toolkit."),
+    "plan": (
+        "cluster_mgmt.cli.deploy",
+        "plan_cmd",
+        "Show what apply would change (helmfile diff).",
+    ),
+    "apply": ("cluster_mgmt.cli.deploy", "apply_cmd", "Deploy an environment (helmfile apply)."),
     "stats": ("cluster_mgmt.cli.stats", "stats_cmd", "Packet statistics from Hubble metrics."),
     "gitlab": (
         "cluster_mgmt.cli.gitlab",

@@ -47,6 +47,13 @@ def _need(value: str | None, flag: str, prompt: str, default: str | None = None)
 @click.option("--siem-protocol", type=click.Choice(("udp", "tcp", "tls")), help="[default: udp]")
 @click.option("--siem-tls-secret", help="Secret with ca.crt for --siem-protocol tls.")
 @click.option("--native-routing-cidr", help="GKE: the cluster's pod IPv4 range (required).")
+@click.option(
+    "--ci-include",
+    metavar="local|component:PATH@VERSION",
+    help="The pipeline's CI/CD component: `local` (a copy kept in .gitlab/ci/, the default) "
+    "or one hosted on your GitLab, e.g. "
+    "component:$CI_SERVER_FQDN/platform/cluster-mgmt/cluster-management@1.2.3.",
+)
 def init_cmd(
     directory: Path,
     provider: str | None,
@@ -61,6 +68,7 @@ def init_cmd(
     siem_protocol: str | None,
     siem_tls_secret: str | None,
     native_routing_cidr: str | None,
+    ci_include: str | None,
 ) -> None:
     """Scaffold a new cluster-management project in DIRECTORY (absent or empty)."""
     from cluster_mgmt.ops.project import InitOptions, init_project
@@ -94,6 +102,7 @@ def init_cmd(
             siem_port=siem_port,
             siem_protocol=siem_protocol,
             siem_tls_secret=siem_tls_secret,
+            ci_include=ci_include,
         ),
     )
     click.echo(f"created {directory} ({len(written)} files)")

@@ -380,17 +380,24 @@ def _ci_files(config: ProjectConfig, component: str) -> dict[PurePosixPath, str]
     return files
 
 
+def pipeline_includes_ci(text: str) -> bool:
+    """Whether a ``.gitlab-ci.yml`` includes the generated include list."""
+    return str(CI_INCLUDES) in text
+
+
 def _pipeline() -> str:
     """The project's ``.gitlab-ci.yml``: written once, the user's from then on."""
     return f"""\
 # The pipeline of this cluster-management project: yours to edit.
 #
-# Its jobs come from the cluster-mgmt CI/CD component, one job set per environment, listed in
-# {CI_INCLUDES} (written by `cluster-mgmt render` from the ci: and environments: sections
-# of {CONFIG_FILE}, so adding an environment or switching to a hosted component needs no
-# edit here). Merge requests run validate + plan, the default branch validate + plan +
-# apply + verify, schedules drift (CLUSTER_MGMT_SCHEDULE=drift) and upgrade
-# (CLUSTER_MGMT_SCHEDULE=upgrade).
+# Its jobs come from the cluster-mgmt CI/CD component, one job set per environment,
+# included from {CI_INCLUDES}. `cluster-mgmt render` writes that file from the
+# ci: and environments: sections of {CONFIG_FILE}: adding an environment or switching
+# to a hosted component needs no edit here.
+#
+# Merge requests run validate + plan, the default branch validate + plan + apply + verify.
+# Schedules run drift and upgrade: give each schedule CLUSTER_MGMT_SCHEDULE=drift (e.g.
+# hourly) or CLUSTER_MGMT_SCHEDULE=upgrade (e.g. weekly); without it a schedule runs both.
 #
 # CI/CD variables, scoped to each environment: GITLAB_AGENT_TOKEN (masked, protected),
 # KUBE_CONTEXT; GITLAB_TOKEN (masked) for the upgrade job.

@@ -167,6 +167,7 @@ class InitOptions:
     siem_port: int | None = None
     siem_protocol: str | None = None
     siem_tls_secret: str | None = None
+    ci_include: str | None = None
 
 
 def init_project(target: Path, options: InitOptions) -> list[PurePosixPath]:
@@ -183,6 +184,8 @@ def init_project(target: Path, options: InitOptions) -> list[PurePosixPath]:
             check_host(options.siem_host)
         except ValueError as exc:
             raise UserError(f"--siem-host: {exc}") from None
+    if options.ci_include is not None:
+        _check_ci_include(options.ci_include)
     assets = package_assets()
     text = assets.template(
         "cluster-mgmt.yaml.j2",
@@ -198,6 +201,7 @@ def init_project(target: Path, options: InitOptions) -> list[PurePosixPath]:
         siem_port=options.siem_port or 514,
         siem_protocol=options.siem_protocol or "udp",
         siem_tls_secret=options.siem_tls_secret or "siem-tls",
+        ci_include=options.ci_include,
     )
     # Validate before touching the disk: a bad flag leaves nothing behind.
     display = str(target / CONFIG_FILE)
@@ -215,6 +219,17 @@ def init_project(target: Path, options: InitOptions) -> list[PurePosixPath]:
         if created:
             shutil.rmtree(target, ignore_errors=True)
         raise
+
+
+def _check_ci_include(value: str) -> None:
+    """``--ci-include`` is checked before it is written into the config text."""
+    from cluster_mgmt.core.config import CI
+
+    try:
+        CI(include=value)
+    except ValidationError as exc:
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise UserError(f"--ci-include {value!r}: {message}") from None
 
 
 def warn_ingress_nginx() -> None:
@@ -241,7 +256,23 @@ def render_project(project_dir: Path, *, check: bool = False, force: bool = Fals
                 f"generated files are stale (run `cluster-mgmt render` and commit):\n{names}"
             )
         return []
-    return [str(p) for p in project_fs.apply_plan(project_dir, plan)]
+    written = [str(p) for p in project_fs.apply_plan(project_dir, plan)]
+    note = pipeline_note(project_dir)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return written
+
+
+def pipeline_note(project_dir: Path) -> str | None:
+    """Advice when the user's .gitlab-ci.yml does not include the generated CI jobs."""
+    text = project_fs.read_text(project_dir, core_render.PIPELINE)
+    if text is None or core_render.pipeline_includes_ci(text):
+        return None
+    return (
+        f"{core_render.PIPELINE} does not include {core_render.CI_INCLUDES}, so the "
+        "cluster-mgmt jobs do not run; add to it:\n"
+        f"include:\n  - local: {core_render.CI_INCLUDES}"
+    )
 
 
 def final_values(project: Project, release: str, env: str) -> tuple[dict[str, Any], list[str]]:

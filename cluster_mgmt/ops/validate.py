@@ -8,12 +8,12 @@ from typing import Any
 
 from cluster_mgmt.adapters import yamlio
 from cluster_mgmt.adapters.chart_data import ChartLibrary
-from cluster_mgmt.adapters.helm import Helmfile
+from cluster_mgmt.adapters.helmfile import Helmfile
 from cluster_mgmt.core import render as core_render
 from cluster_mgmt.core.chart_check import ChartCheck
 from cluster_mgmt.core.values_merge import merge_values
 from cluster_mgmt.errors import ConfigError, Location, ToolError, UserError
-from cluster_mgmt.ops.project import load_project, plan_render
+from cluster_mgmt.ops.project import load_project, pipeline_note, plan_render
 
 POLICY_KINDS = {
     ("networking.k8s.io/v1", "NetworkPolicy"),
@@ -144,6 +144,9 @@ def validate_project(
         report.problems.append(
             f"generated files are stale or edited: {names} (run `cluster-mgmt render`)"
         )
+    note = pipeline_note(project_dir)
+    if note:
+        report.notes.append(note)
     envs = project.env_names(env)
     library = charts or ChartLibrary(charts_dir=charts_dir)
     checks: dict[tuple[str, str], ChartCheck | None] = {}

@@ -23,7 +23,7 @@ def _tree(root: Path) -> dict[str, str]:
 
 def _structure(name: str, text: str) -> object:
     if name.endswith((".yaml", ".yml")) and not name.endswith(".gotmpl"):
-        return YAML(typ="safe", pure=True).load(text)
+        return list(YAML(typ="safe", pure=True).load_all(text))  # the CI component has two
     return text
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from cluster_mgmt.adapters.helm import Completed, Helm, Helmfile
+from cluster_mgmt.adapters.helm import Completed, Helm
+from cluster_mgmt.adapters.helmfile import Helmfile
 from cluster_mgmt.ops.validate import validate_project
 
 pytestmark = pytest.mark.integration
