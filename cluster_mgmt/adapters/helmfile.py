@@ -48,8 +48,13 @@ class Runner(Protocol):
         env: Mapping[str, str],
         timeout: float,
         on_line: LineSink | None = None,
+        merge_output: bool = False,
     ) -> Completed:
-        """Run ``argv``; every stdout/stderr line goes to ``on_line`` (redacted) as it comes."""
+        """Run ``argv``; every stdout/stderr line goes to ``on_line`` (redacted) as it comes.
+
+        With ``merge_output`` stderr joins stdout in one pipe, in the order helmfile wrote
+        them (its log lines name the release that the diff lines after them belong to).
+        """
         ...
 
 
@@ -67,6 +72,7 @@ def subprocess_runner(
     env: Mapping[str, str],
     timeout: float,
     on_line: LineSink | None = None,
+    merge_output: bool = False,
 ) -> Completed:
     """Run for real, streaming both output streams, killed after ``timeout`` seconds."""
     try:
@@ -76,7 +82,7 @@ def subprocess_runner(
             env={**os.environ, **env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
             text=True,
             bufsize=1,
         )
@@ -84,10 +90,11 @@ def subprocess_runner(
         raise ToolError(f"{argv[0]} not found", hint="run `make tools` or install it") from exc
     out: list[str] = []
     err: list[str] = []
-    assert proc.stdout is not None and proc.stderr is not None  # noqa: S101 - PIPE above
+    streams = [(proc.stdout, out), (proc.stderr, err)]
     pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, out, on_line), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, err, on_line), daemon=True),
+        threading.Thread(target=_pump, args=(stream, sink, on_line), daemon=True)
+        for stream, sink in streams
+        if stream is not None
     ]
     for pump in pumps:
         pump.start()
@@ -99,7 +106,7 @@ def subprocess_runner(
         raise ToolError(f"{' '.join(argv[:3])} did not finish within {timeout:.0f} s") from exc
     for pump in pumps:
         pump.join(timeout=30)
-    return Completed(tuple(argv), proc.returncode, "\n".join(out), "\n".join(err))
+    return Completed(tuple(argv), proc.returncode, "".join(f"{x}\n" for x in out), "\n".join(err))
 
 
 def _absolute(binary: str) -> str:
@@ -186,7 +193,9 @@ class Helmfile:
             "--context",
             "3",
         )
-        return self._run(argv, project_dir, self._env(target), DEPLOY_TIMEOUT_S, on_line)
+        return self._run(
+            argv, project_dir, self._env(target), DEPLOY_TIMEOUT_S, on_line, merge_output=True
+        )
 
     def apply(
         self, project_dir: Path, target: Target, on_line: LineSink | None = None
@@ -198,4 +207,6 @@ class Helmfile:
         argv = self._argv(
             target, "apply", "--suppress-secrets", "--detailed-exitcode", "--context", "3"
         )
-        return self._run(argv, project_dir, self._env(target), DEPLOY_TIMEOUT_S, on_line)
+        return self._run(
+            argv, project_dir, self._env(target), DEPLOY_TIMEOUT_S, on_line, merge_output=True
+        )

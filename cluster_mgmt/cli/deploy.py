@@ -71,10 +71,10 @@ def _report(result: DeployResult, verb: str, none: str, detailed: bool) -> None:
     if not result.changed:
         click.echo(f"{where}: {none}")
         return
+    click.echo(f"{where}: {len(result.changes)} release(s) {verb}")
     echo_table(
         ["RELEASE", "NAMESPACE", "CHANGE"],
         [[c.release, c.namespace, str(c.action)] for c in result.changes],
-        title=f"{where}: {len(result.changes)} release(s) {verb}",
     )
     if detailed:
         raise ChangesDetected(f"{len(result.changes)} release(s) {verb}", exit_code=2)

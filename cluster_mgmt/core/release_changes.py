@@ -91,6 +91,9 @@ def _tables(lines: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
             table = None if columns else table
             continue
         cells = stripped.split()
+        if columns and len(cells) < 2:
+            table = None
+            continue
         if not columns:
             columns = [c.upper() for c in cells]
             continue

@@ -138,6 +138,7 @@ def _check(completed: Completed, what: str, target: Target) -> None:
 
 
 def _lines(completed: Completed) -> list[str]:
+    # diff and apply run with stderr merged into stdout, in helmfile's own order.
     return [*completed.stdout.splitlines(), *completed.stderr.splitlines()]
 
 
@@ -154,7 +155,7 @@ def plan(
     if request.output_file is not None:
         project_fs.write_atomic(request.output_file, "\n".join(_lines(completed)) + "\n")
     _check(completed, "diff", target)
-    changes = tuple(changes_from_diff(completed.stdout.splitlines()))
+    changes = tuple(changes_from_diff(_lines(completed)))
     if completed.returncode == 2 and not changes:
         # helmfile saw a difference that its output does not attribute to a release.
         changes = (ReleaseChange("(unattributed)", "", Action.UPGRADE),)

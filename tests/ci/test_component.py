@@ -108,9 +108,9 @@ def test_generated_pipeline_is_valid_gitlab_ci(case: str, tmp_path: Path, run_cl
     assert [i["inputs"]["environment"] for i in listed] == envs
     assert all(i["local"] == ".gitlab/ci/cluster-management.yml" for i in listed)
     # One upgrade merge request per project: the first environment's include runs it.
-    assert [i["inputs"].get("upgrade", "enabled") for i in listed] == ["enabled"] + [
-        "disabled"
-    ] * (len(envs) - 1)
+    assert [i["inputs"].get("upgrade", "enabled") for i in listed] == ["enabled"] + ["disabled"] * (
+        len(envs) - 1
+    )
     vendored = (tmp_path / ".gitlab/ci/cluster-management.yml").read_text()
     assert vendored.endswith(COMPONENT.read_text())
 
@@ -195,9 +195,10 @@ def test_one_version_file_feeds_scripts_dockerfile_and_docs() -> None:
     dockerfile = (REPO / "ci" / "Dockerfile").read_text()
     install = (REPO / "scripts" / "install-tools.sh").read_text()
     lock = yaml.load((REPO / "tools/gitlab-ci-local/package-lock.json").read_text())
-    assert lock["packages"]["node_modules/gitlab-ci-local"]["version"] == versions[
-        "GITLAB_CI_LOCAL_VERSION"
-    ]
+    assert (
+        lock["packages"]["node_modules/gitlab-ci-local"]["version"]
+        == versions["GITLAB_CI_LOCAL_VERSION"]
+    )
     assert versions["GITLAB_CI_LOCAL_VERSION"].startswith("4.56.")
     assert "tools/versions.env" in dockerfile and "tools/versions.env" in install
     # No version or checksum is written anywhere but the versions file.

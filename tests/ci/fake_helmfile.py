@@ -1,0 +1,90 @@
+"""A recording fake of the helmfile binary, installed as `helmfile` on PATH by the tests.
+
+Each call appends {"argv": [...], "env": {...}} to $FAKE_HELMFILE_LOG and answers from
+$FAKE_HELMFILE_SCENARIO with output shaped like helmfile 0.16x/1.x with helm-diff 3.x:
+  changes  diff/apply report cilium (upgraded) and gitlab-agent (first install)
+  none     nothing differs
+  error    exit 1, a Kubernetes error on stderr
+  stream   print one line, then wait (bounded) for $FAKE_HELMFILE_MARKER, which the
+           caller creates only after it has seen that line: proves output is streamed
+`build` and `template` run the real binary ($REAL_HELMFILE) when it is set. Every scenario
+also prints the agent token once, as a careless tool might: callers must redact it.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+argv = sys.argv[1:]
+with Path(os.environ["FAKE_HELMFILE_LOG"]).open("a") as log:
+    keys = ("GITLAB_AGENT_TOKEN", "HELMFILE_V1MODE", "KUBECONFIG")
+    log.write(json.dumps({"argv": argv, "env": {k: os.environ.get(k) for k in keys}}) + "\n")
+
+command = next((a for a in argv if a in ("diff", "apply", "build", "template")), None)
+real = os.environ.get("REAL_HELMFILE")
+if command in ("build", "template") and real:
+    os.execv(real, [real, *argv])
+
+scenario = os.environ.get("FAKE_HELMFILE_SCENARIO", "none")
+token = os.environ.get("GITLAB_AGENT_TOKEN", "")
+print(f"helmfile: using token {token} for the agent", file=sys.stderr, flush=True)
+
+DIFF_CHANGES = """\
+Comparing release=cilium, chart=cilium/cilium, namespace=kube-system
+kube-system, cilium-config, ConfigMap (v1) has changed:
+  # Source: cilium/templates/cilium-configmap.yaml
+  apiVersion: v1
+  data:
+-   policy-audit-mode: "true"
++   policy-audit-mode: "false"
+Comparing release=ingress, chart=traefik/traefik, namespace=ingress
+Comparing release=gitlab-agent, chart=gitlab/gitlab-agent, namespace=gitlab-agent
+********************
+
+\tRelease was not present in Helm.  Diff will show entire contents as new.
+
+********************
+gitlab-agent, gitlab-agent-token, Secret (v1) has been added:
++ # Source: gitlab-agent/templates/secret.yaml
++ apiVersion: v1
++ kind: Secret
++ data:
++   token: '-------- # (26 bytes)'
+"""
+DIFF_NONE = """\
+Comparing release=cilium, chart=cilium/cilium, namespace=kube-system
+Comparing release=ingress, chart=traefik/traefik, namespace=ingress
+"""
+APPLY_TAIL = """\
+Upgrading release=cilium, chart=cilium/cilium, namespace=kube-system
+Release "cilium" has been upgraded. Happy Helming!
+Upgrading release=gitlab-agent, chart=gitlab/gitlab-agent, namespace=gitlab-agent
+Release "gitlab-agent" does not exist. Installing it now.
+
+UPDATED RELEASES:
+NAME           NAMESPACE      CHART                 VERSION   DURATION
+cilium         kube-system    cilium/cilium         1.19.6         12s
+gitlab-agent   gitlab-agent   gitlab/gitlab-agent   2.29.0          8s
+
+"""
+
+if scenario == "error":
+    print("Error: Kubernetes cluster unreachable: context not found", file=sys.stderr)
+    sys.exit(1)
+if scenario == "stream":
+    print("Comparing release=cilium, chart=cilium/cilium, namespace=kube-system", flush=True)
+    marker = Path(os.environ["FAKE_HELMFILE_MARKER"])
+    deadline = time.monotonic() + 20
+    while not marker.exists():
+        if time.monotonic() > deadline:
+            print("the first line was not seen while helmfile ran", file=sys.stderr)
+            sys.exit(1)
+        time.sleep(0.05)
+    sys.exit(0)
+if scenario == "changes":
+    sys.stdout.write(DIFF_CHANGES + (APPLY_TAIL if command == "apply" else ""))
+    sys.exit(2 if "--detailed-exitcode" in argv else 0)
+sys.stdout.write(DIFF_NONE)
+sys.exit(0)
