@@ -29,7 +29,8 @@ tools: venv
 system:
 	scripts/install-system.sh
 
-demo: venv tools
+demo: venv
+	scripts/install-tools.sh $(BIN) helm helmfile
 	rm -rf demo
 	$(BIN)/cluster-mgmt init demo --provider kind --env dev --gitlab-url https://gitlab.com \
 		--agent-project my-group/cluster-management --agent demo-agent --base-domain 127.0.0.1.nip.io
