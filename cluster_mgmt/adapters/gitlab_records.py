@@ -176,12 +176,24 @@ def merge_request_from(item: Mapping[str, Any]) -> MergeRequest:
     )
 
 
+# Job keywords GitLab appends to a job name in messages (``jobs:apply:rules config ...``).
+_JOB_KEYWORDS = frozenset(
+    "script stage image extends rules when variables environment parallel needs dependencies "
+    "artifacts cache before_script after_script only except tags allow_failure trigger "
+    "services retry timeout interruptible resource_group coverage release inherit".split()
+)
+
+
 def job_of(text: str) -> str | None:
-    """The job a lint message is about: GitLab writes ``jobs:NAME ...`` or ``NAME job: ...``."""
+    """The job a lint message is about: GitLab writes ``jobs:NAME ...`` or ``NAME job: ...``.
+
+    Job names may hold colons (``plan:production``); a trailing ``:keyword`` is dropped.
+    """
     if text.startswith("jobs:"):
-        rest = text[len("jobs:") :]
-        name = rest.split(" ", 1)[0]
-        return name.split(":", 1)[0] or None
+        name = text[len("jobs:") :].split(" ", 1)[0]
+        while ":" in name and name.rpartition(":")[2] in _JOB_KEYWORDS:
+            name = name.rpartition(":")[0]
+        return name or None
     head, sep, _ = text.partition(" job: ")
     if sep and head and " " not in head:
         return head

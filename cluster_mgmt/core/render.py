@@ -399,8 +399,9 @@ def _pipeline() -> str:
 # Schedules run drift and upgrade: give each schedule CLUSTER_MGMT_SCHEDULE=drift (e.g.
 # hourly) or CLUSTER_MGMT_SCHEDULE=upgrade (e.g. weekly); without it a schedule runs both.
 #
-# CI/CD variables, scoped to each environment: GITLAB_AGENT_TOKEN (masked, protected),
-# KUBE_CONTEXT; GITLAB_TOKEN (masked) for the upgrade job.
+# CI/CD variables, scoped to each environment: GITLAB_AGENT_TOKEN and GITLAB_ALERTS_KEY
+# (masked, protected), KUBE_CONTEXT; GITLAB_TOKEN (masked) for the upgrade job.
+# `cluster-mgmt gitlab bootstrap` sets them and the two schedules up.
 workflow:
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"

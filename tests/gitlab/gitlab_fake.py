@@ -347,7 +347,8 @@ class FakeGitLab:
             return self._merge_requests(project, method, rest[1:], query, data)
         if rest == ["ci", "lint"] and method == "POST":
             self._need_role(token, DEVELOPER)
-            return lint(str(data.get("content", "")), bool(data.get("include_jobs")))
+            files = project.files(str(data.get("ref") or project.default_branch or "")) or {}
+            return lint(str(data.get("content", "")), bool(data.get("include_jobs")), files)
         raise ApiError(404, {"message": "404 Not Found"})
 
     # -- projects and repository ---------------------------------------------------------------
@@ -834,7 +835,45 @@ def _check_cron(cron: str) -> None:
         raise ApiError(400, {"message": {"cron": [" is invalid syntax"]}})
 
 
-def lint(content: str, include_jobs: bool) -> dict[str, Any]:
+def _interpolate(text: str, given: dict[str, Any]) -> Any:
+    """A component file (``spec:``, ``---``, jobs) with its ``$[[ inputs.x ]]`` filled in."""
+    header, _, body = text.partition("\n---\n")
+    spec = (yaml.safe_load(header) or {}).get("spec", {}).get("inputs", {}) or {}
+
+    def value(match: re.Match[str]) -> str:
+        name = match[1]
+        return str(given[name] if name in given else (spec.get(name) or {}).get("default", ""))
+
+    return yaml.safe_load(re.sub(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]", value, body))
+
+
+def _expand(doc: dict[str, Any], files: dict[str, bytes], errors: list[str], depth=0) -> dict:
+    """``include: local`` resolved from the repository at the linted ref, as GitLab does."""
+    items = doc.pop("include", None) or []
+    items = items if isinstance(items, list) else [items]
+    merged: dict[str, Any] = {}
+    for item in items:
+        path = str(item.get("local") if isinstance(item, dict) else item).lstrip("/")
+        if depth > 10 or path not in files:
+            errors.append(f"Local file `{path}` does not exist!")
+            continue
+        text = files[path].decode()
+        inputs = item.get("inputs", {}) if isinstance(item, dict) else {}
+        inner = _interpolate(text, inputs) if "\n---\n" in text else yaml.safe_load(text)
+        for key, value in _expand(inner or {}, files, errors, depth + 1).items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    for key, value in doc.items():  # the including file wins, job by job
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def lint(content: str, include_jobs: bool, files: dict[str, bytes] | None = None) -> dict[str, Any]:
     """GitLab's CI lint, for the subset of keywords generated pipelines use."""
     errors: list[str] = []
     warnings: list[str] = []
@@ -859,6 +898,7 @@ def lint(content: str, include_jobs: bool) -> dict[str, Any]:
             "merged_yaml": None,
             "jobs": [],
         }
+    doc = _expand(doc, files or {}, errors)
     stages = doc.get("stages") or DEFAULT_STAGES[1:4]
     stages = [".pre", *stages, ".post"]
     jobs = {k: v for k, v in doc.items() if k not in GLOBAL_KEYS}

@@ -7,32 +7,39 @@ from pathlib import Path
 from gitlab_fake import FakeGitLab
 
 
-def test_generated_pipeline_is_valid_with_its_warning(
+def test_generated_pipeline_is_valid_once_its_includes_are_pushed(
     project_dir: Path, fake: FakeGitLab, run_cli
 ) -> None:
+    # GitLab resolves `include: local` from the repository at the linted ref.
+    before = run_cli("-C", project_dir, "gitlab", "lint")
+    assert before.exit_code == 2
+    assert "Local file `.gitlab/ci/environments.yml` does not exist!" in before.stdout
+    assert run_cli("-C", project_dir, "gitlab", "bootstrap").exit_code == 0
     result = run_cli("-C", project_dir, "gitlab", "lint")
-    assert result.exit_code == 0, result.stderr
-    assert ".gitlab-ci.yml is valid: 3 jobs (validate, plan, apply)" in result.stdout
-    assert ".gitlab-ci.yml: warning: job apply: jobs:apply may allow multiple pipelines" in (
-        result.stdout
-    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    jobs = [f"{job}:{env}" for env in ("dev", "staging") for job in
+            ("validate", "plan", "apply", "verify", "drift", "upgrade", "kind-e2e")]  # fmt: skip
+    assert f".gitlab-ci.yml is valid: {len(jobs)} jobs ({', '.join(jobs)})" in result.stdout
+    assert "warning" not in result.stdout  # workflow:rules is there
 
 
 def test_broken_pipeline_is_reported_with_job_names(
     project_dir: Path, fake: FakeGitLab, run_cli
 ) -> None:
+    assert run_cli("-C", project_dir, "gitlab", "bootstrap").exit_code == 0
     pipeline = project_dir / ".gitlab-ci.yml"
-    text = pipeline.read_text()
-    text = text.replace("  stage: plan\n  script:", "  stage: plan\n  scripts:", 1)
-    text = text.replace("  stage: validate", "  stage: check", 1)
-    pipeline.write_text(text)
+    pipeline.write_text(
+        pipeline.read_text() + '\n"plan:dev":\n  scripts: [x]\n"validate:dev":\n  stage: check\n'
+    )
     result = run_cli("-C", project_dir, "gitlab", "lint")
     assert result.exit_code == 2
     out = result.stdout
-    assert ".gitlab-ci.yml: error: job plan: jobs:plan config contains unknown keys: scripts" in out
-    assert "error: job plan: jobs:plan config should implement the script:" in out
-    assert "error: job validate: jobs:validate chosen stage check does not exist" in out
-    assert ".gitlab-ci.yml is invalid (3 errors)" in result.stderr
+    assert (
+        ".gitlab-ci.yml: error: job plan:dev: jobs:plan:dev config contains unknown keys: scripts"
+        in out
+    )
+    assert "error: job validate:dev: jobs:validate:dev chosen stage check does not exist" in out
+    assert ".gitlab-ci.yml is invalid (2 errors)" in result.stderr
     # The local file was sent as it is, with dry_run.
     assert ("POST", f"/api/v4/projects/{fake.project('my-group/clusters').id}/ci/lint") in (
         fake.requests
