@@ -129,7 +129,7 @@ def _target(request: DeployRequest, project: Project) -> Target:
 
 def _check(completed: Completed, what: str, target: Target) -> None:
     if completed.returncode not in (0, 2):
-        tail = "\n".join((completed.stderr or completed.stdout).strip().splitlines()[-20:])
+        tail = "\n".join((completed.stderr or completed.stdout).strip().splitlines()[-6:])
         raise DeployError(
             f"helmfile {what} failed for environment {target.environment!r} "
             f"(exit {completed.returncode}):\n{tail}",

@@ -232,3 +232,13 @@ def test_dockerfile_arguments_all_come_from_the_versions_file() -> None:
     build = (REPO / "ci" / "build.sh").read_text()
     for arg in args:
         assert f"--build-arg {arg}=" in build, arg
+
+
+def test_this_repository_pipeline_builds_the_image_and_runs_the_tests() -> None:
+    pipeline = REPO / ".gitlab-ci.yml"
+    check_gitlab_ci_schema([pipeline])
+    jobs = yaml.load(pipeline.read_text())
+    assert jobs["test"]["script"] == ["make test"]
+    build = " ".join(jobs["build-image"]["script"])
+    assert "ci/build.sh" in build and "--password-stdin" in build
+    assert "$CI_REGISTRY_PASSWORD\" |" in build, "the registry password never goes on argv"
