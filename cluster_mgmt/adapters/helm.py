@@ -1,5 +1,6 @@
-"""helm: the only module that runs it, and the only importer of pyhelm3 (helmfile has its
-own adapter, adapters/helmfile.py).
+"""helm: the only module that runs it, and the only importer of pyhelm3.
+
+helmfile has its own adapter, adapters/helmfile.py.
 
 Commands we build are argument lists, never shell strings; values go in as files. A
 ``Runner`` is injected so orchestration can be tested against a recording fake, while the
