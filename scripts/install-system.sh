@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages the integration tests use (a real Prometheus + promtool, a
 # real Alertmanager, headless Chromium, rsyslog with its GnuTLS driver for the SIEM tests,
-# Ruby to run the Fluentd pipeline's record expressions; Node.js/npm, git, rsync and a C++
-# toolchain for gitlab-ci-local, which runs the pipeline tests and builds its re2
-# dependency). Runs apt-get only when something is missing and we are root; otherwise says
-# what to install and carries on (the tests that need it skip, saying why).
+# stunnel for the mutual TLS tunnel, Ruby to run the Fluentd pipeline's record expressions;
+# Node.js/npm, git, rsync and a C++ toolchain for gitlab-ci-local, which runs the pipeline
+# tests and builds its re2 dependency). Runs apt-get only when something is missing and we are
+# root; otherwise says what to install and carries on (the tests that need it skip, saying why).
 set -euo pipefail
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
@@ -19,6 +19,7 @@ command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v git >/dev/null || need+=(git)
 command -v npm >/dev/null || need+=(npm)
+command -v stunnel4 >/dev/null || need+=(stunnel4)
 [ ${#need[@]} -eq 0 ] && exit 0
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -23,6 +23,12 @@ CONFIG_VERSION = 1
 _NAME_RE = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$")
 _PROJECT_RE = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$"
+# A container image reference: [registry[:port]/]path[:tag][@sha256:digest] (OCI grammar).
+_IMAGE_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_RE = (
+    rf"^(?:[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?/)?{_IMAGE_PART}(?:/{_IMAGE_PART})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
 
 
 class _Model(BaseModel):
@@ -240,6 +246,23 @@ class Siem(_Model):
             "certificate; required with protocol tls. Never inline certificates here.",
         ),
     ] = None
+    client_cert_secret: Annotated[
+        str | None,
+        Field(
+            pattern=_NAME_RE,
+            description="Kubernetes Secret (namespace logging, keys tls.crt and tls.key) with the "
+            "client certificate for a SIEM that requires mutual TLS; only with protocol tls. "
+            "A TLS tunnel sidecar presents it (Kubernetes >= 1.29).",
+        ),
+    ] = None
+    tunnel_image: Annotated[
+        str | None,
+        Field(
+            pattern=_IMAGE_RE,
+            description="Container image of the mutual TLS tunnel (stunnel); default: the "
+            "image this release of cluster-mgmt pins.",
+        ),
+    ] = None
     verdicts: Annotated[
         list[HubbleVerdict] | Literal["all"],
         Field(
@@ -295,6 +318,10 @@ class Siem(_Model):
             raise ValueError("protocol tls needs tls_secret: the Secret holding ca.crt")
         if self.protocol != SiemProtocol.TLS and self.tls_secret:
             raise ValueError("tls_secret is only used with protocol: tls")
+        if self.protocol != SiemProtocol.TLS and self.client_cert_secret:
+            raise ValueError("client_cert_secret (mutual TLS) is only used with protocol: tls")
+        if self.tunnel_image and not self.client_cert_secret:
+            raise ValueError("tunnel_image is only used with client_cert_secret (mutual TLS)")
         return self
 
     @property

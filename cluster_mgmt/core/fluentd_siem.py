@@ -13,6 +13,7 @@ grammar (host, namespaces, APP-NAME, MSGID), so nothing can open a new directive
 
 from __future__ import annotations
 
+from cluster_mgmt.core import siem_tunnel
 from cluster_mgmt.core.config import Siem
 from cluster_mgmt.core.stack import HUBBLE_EXPORT_FILE
 from cluster_mgmt.core.syslog import (
@@ -53,13 +54,19 @@ def siem_format(siem: Siem) -> SiemFormat:
 
 
 def file_configs(siem: Siem | None) -> dict[str, str]:
-    """The chart's ``fileConfigs``: the four files the chart's fluent.conf includes."""
-    return {
+    """The chart's ``fileConfigs``: the four files the chart's fluent.conf includes.
+
+    With mutual TLS, also the tunnel's stunnel file (not ``*.conf``: Fluentd does not read it).
+    """
+    files = {
         "01_sources.conf": _sources(),
         "02_filters.conf": _filters(siem) if siem else "",
         "03_dispatch.conf": "",
         "04_outputs.conf": _outputs(siem),
     }
+    if siem is not None and siem_tunnel.enabled(siem):
+        files[siem_tunnel.CONFIG_KEY] = siem_tunnel.stunnel_config(siem)
+    return files
 
 
 def _sources() -> str:
@@ -143,15 +150,18 @@ def _outputs(siem: Siem | None) -> str:
     if siem is None:
         # No SIEM configured: flows are read (keeping the position file current) and dropped.
         return f"<match {TAG}>\n  @type null\n</match>"
-    lines = [
-        f"<match {TAG}>",
-        f"  @type {OUTPUT_TYPE}",
-        "  @id out_siem",
-        f"  host {siem.host}",
-        f"  port {siem.port}",
-        f"  transport {_transport(siem)}",
-    ]
-    if _transport(siem) == Transport.TLS:
+    lines = [f"<match {TAG}>", f"  @type {OUTPUT_TYPE}", "  @id out_siem"]
+    if siem_tunnel.enabled(siem):
+        # Mutual TLS: the same octet-counted frames go in plain TCP to the tunnel beside
+        # Fluentd, which carries them in TLS with the client certificate.
+        lines += [
+            f"  host {siem_tunnel.LISTEN_HOST}",
+            f"  port {siem_tunnel.LISTEN_PORT}",
+            f"  transport {Transport.TCP}",
+        ]
+    else:
+        lines += [f"  host {siem.host}", f"  port {siem.port}", f"  transport {_transport(siem)}"]
+    if _transport(siem) == Transport.TLS and not siem_tunnel.enabled(siem):
         lines += ["  insecure false", f"  trusted_ca_path {TLS_DIR}/ca.crt"]
     lines += [
         # The frame is complete (header, SD, JSON, octet count): write it as it is.

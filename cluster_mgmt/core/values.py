@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cluster_mgmt.core import alerts, fluentd_siem
+from cluster_mgmt.core import alerts, fluentd_siem, siem_tunnel
 from cluster_mgmt.core.config import (
     BASE_HUBBLE_METRICS,
     DEFAULT_SIEM_VERDICTS,
@@ -201,9 +201,13 @@ def fluentd_values(config: ProjectConfig, env_name: str) -> Values:
         {"name": "hubble-export", "mountPath": HUBBLE_EXPORT_DIR, "readOnly": True},
         {"name": "fluentd-state", "mountPath": fluentd_siem.STATE_DIR},
     ]
+    tunnel = siem is not None and siem_tunnel.enabled(siem)
     if siem and siem.tls_secret:
-        volumes.append({"name": "siem-tls", "secret": {"secretName": siem.tls_secret}})
-        mounts.append({"name": "siem-tls", "mountPath": fluentd_siem.TLS_DIR, "readOnly": True})
+        volumes.append({"name": siem_tunnel.CA_VOLUME, "secret": {"secretName": siem.tls_secret}})
+        if not tunnel:  # with mutual TLS only the tunnel verifies the SIEM
+            mounts.append(
+                {"name": siem_tunnel.CA_VOLUME, "mountPath": fluentd_siem.TLS_DIR, "readOnly": True}
+            )
     values: Values = {
         "kind": "DaemonSet",
         "variant": "syslog",
@@ -219,6 +223,11 @@ def fluentd_values(config: ProjectConfig, env_name: str) -> Values:
     if siem is not None:
         # The chart runs `fluent-gem install <entry>` before starting Fluentd.
         values["plugins"] = [fluentd_siem.PLUGIN_INSTALL]
+    if siem is not None and tunnel:
+        volumes.extend(siem_tunnel.volumes(siem))
+        values["initContainers"] = [siem_tunnel.sidecar(siem)]
+        # Secret volumes take the pod's fsGroup: the tunnel's group may read the key (0440).
+        values["podSecurityContext"] = {"fsGroup": siem_tunnel.RUN_AS}
     return values
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from rsyslog_server import Rsyslog, TlsServerFiles, ensure_rsyslog
+from rsyslog_server import Rsyslog, TlsServerFiles, ensure_rsyslog, free_port
+from stunnel_process import Stunnel, ensure_stunnel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,6 +36,32 @@ def rsyslog(rsyslog_available: None, tmp_path: Path) -> Iterator[Callable[..., R
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def stunnel_available() -> None:
+    reason = ensure_stunnel(REPO)
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def stunnel(stunnel_available: None, tmp_path: Path) -> Iterator[Callable[..., Stunnel]]:
+    """Start stunnel with a rendered tunnel config (``render(listen_port)``) and PKI files."""
+    started: list[Stunnel] = []
+
+    def start(render: Callable[[int], str], *, ca: Path, cert: Path, key: Path) -> Stunnel:
+        workdir = tmp_path / f"stunnel-{len(started)}"
+        workdir.mkdir()
+        port = free_port(socket.SOCK_STREAM)
+        tunnel = Stunnel(workdir, render(port), ca, cert, key, port)
+        started.append(tunnel)
+        tunnel.start()
+        return tunnel
+
+    yield start
+    for tunnel in started:
+        tunnel.stop()
 
 
 class Pki:

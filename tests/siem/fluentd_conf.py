@@ -52,5 +52,6 @@ def parse(text: str) -> Section:
 
 
 def parse_files(file_configs: dict[str, str]) -> Section:
-    """The files in the order the chart's ``@include config.d/*.conf`` reads them."""
-    return parse("\n".join(file_configs[name] for name in sorted(file_configs)))
+    """The files the chart's ``@include config.d/*.conf`` reads, in its order."""
+    names = sorted(name for name in file_configs if name.endswith(".conf"))
+    return parse("\n".join(file_configs[name] for name in names))

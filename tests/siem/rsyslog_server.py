@@ -42,6 +42,17 @@ def rsyslog_missing() -> str | None:
     return None
 
 
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate a server the test started (then kill it), each step bounded."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def free_port(kind: int) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -141,13 +152,7 @@ class Rsyslog:
         return False
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def wait_for_messages(self, count: int = 1) -> tuple[list[str], list[list[str]]]:
         """The raw messages and parsed fields rsyslog stored, once ``count`` have arrived."""
@@ -164,6 +169,10 @@ class Rsyslog:
 
     def stored(self) -> list[str]:
         return _lines(self.raw_log)
+
+    def output(self) -> str:
+        """What rsyslogd itself said (errors such as a refused peer certificate)."""
+        return (self.workdir / "rsyslogd.out").read_text(errors="replace")
 
 
 def _lines(path: Path) -> list[str]:

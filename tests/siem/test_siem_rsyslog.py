@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from pathlib import Path
 
 import pytest
-from rfc5424 import parse
 from rsyslog_server import free_port
+from stored_event import check_stored
 
 from cluster_mgmt.adapters.syslog import SyslogError, send_frame
-from cluster_mgmt.core.syslog import FLOW_FIELDS, Transport, frame
+from cluster_mgmt.core.syslog import Transport, frame
 
 pytestmark = pytest.mark.integration
-
-FIELDS = [f.name for f in FLOW_FIELDS]
 
 
 def _siem_test(run_cli, *args):
@@ -29,44 +26,13 @@ def _siem_test_to(run_cli, server, *extra):
     return _siem_test(run_cli, *target, *extra)
 
 
-def _check_stored(server, *, pri: int = 16 * 8 + 5, app: str = "hubble", msgid: str = "flow"):
-    raw, fields = server.wait_for_messages(1)
-    assert len(raw) == 1, raw
-    message = parse(raw[0])
-    assert (message.pri, message.version) == (pri, 1)
-    assert (message.app_name, message.procid, message.msgid) == (app, "-", msgid)
-    assert message.hostname == socket.gethostname()
-    assert message.structured_data == [("origin", [("software", "cluster-mgmt")])]
-    record = json.loads(message.msg)
-    assert list(record) == FIELDS
-    assert record["verdict"] == "AUDIT" and record["drop_reason"] == "POLICY_DENIED"
-    assert record["src_namespace"] == record["dst_namespace"] == "cluster-mgmt-test"
-    assert (record["src_ip"], record["dst_ip"]) == ("192.0.2.10", "192.0.2.20")
-    assert (record["src_port"], record["dst_port"], record["protocol"]) == (40000, 8080, "TCP")
-    assert record["policies_denied"] == ["cluster-mgmt-test/siem-test-deny"]
-    assert record["time"].startswith(message.timestamp[:19])
-    # rsyslog's own RFC 5424 parser agrees field by field.
-    (pri_, version, _stamp, host, app_, procid, msgid_, sd, msg) = fields[0]
-    assert (int(pri_), version, host, app_, procid, msgid_) == (
-        pri,
-        "1",
-        message.hostname,
-        app,
-        "-",
-        msgid,
-    )
-    assert sd == '[origin software="cluster-mgmt"]'
-    assert json.loads(msg) == record
-    return message
-
-
 def test_udp_one_datagram(run_cli, rsyslog) -> None:
     server = rsyslog("udp")
     result = _siem_test_to(run_cli, server)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("ok: test event sent to 127.0.0.1:")
     assert "one datagram" in result.stdout
-    _check_stored(server)
+    check_stored(server)
 
 
 def test_tcp_octet_counted(run_cli, rsyslog) -> None:
@@ -74,7 +40,7 @@ def test_tcp_octet_counted(run_cli, rsyslog) -> None:
     result = _siem_test_to(run_cli, server)
     assert result.exit_code == 0, result.stderr
     assert "delivered to" in result.stdout and "octet-counted" in result.stdout
-    _check_stored(server)
+    check_stored(server)
 
 
 def test_tcp_framing_is_octet_counting_not_newlines(rsyslog) -> None:
@@ -95,7 +61,7 @@ def test_tls(run_cli, rsyslog, pki) -> None:
     result = _siem_test_to(run_cli, server, "--ca-file", pki.ca_file)
     assert result.exit_code == 0, result.stderr
     assert "delivered to 127.0.0.1" in result.stdout
-    _check_stored(server)
+    check_stored(server)
 
 
 def test_mutual_tls(run_cli, rsyslog, pki) -> None:
@@ -107,7 +73,7 @@ def test_mutual_tls(run_cli, rsyslog, pki) -> None:
         *("--key-file", pki.client_key),
     )
     assert result.exit_code == 0, result.stderr
-    _check_stored(server)
+    check_stored(server)
     key_text = pki.client_key.read_text()
     assert "PRIVATE KEY" not in result.stdout + result.stderr
     assert key_text not in result.stdout + result.stderr
@@ -198,7 +164,7 @@ def test_env_reads_host_port_protocol_and_format(run_cli, rsyslog, tmp_path: Pat
     result = run_cli("-C", project, "siem", "test", "--env", "dev", "--timeout", "3")
     assert result.exit_code == 0, result.stderr
     assert "APP-NAME cilium-hubble, MSGID netpol" in result.stdout
-    _check_stored(server, pri=4 * 8 + 5, app="cilium-hubble", msgid="netpol")
+    check_stored(server, pri=4 * 8 + 5, app="cilium-hubble", msgid="netpol")
 
 
 def test_adapter_error_is_a_user_error_with_one_line() -> None:
