@@ -94,8 +94,8 @@ def stunnel_config(siem: Siem, *, listen_port: int = LISTEN_PORT) -> str:
         *name_check,
         _option("cert", CERT_FILE),
         _option("key", KEY_FILE),
-        "",
     ]
+    # No final newline: the chart writes each fileConfigs entry as a `|-` block scalar.
     return "\n".join(lines)
 
 

@@ -90,6 +90,30 @@ CASES = [
         "tls_secret",
     ),
     (
+        "siem-client-cert-without-tls",
+        GOOD_HEAD + "    siem:\n      host: siem\n      protocol: tcp\n"
+        "      client_cert_secret: siem-client\n",
+        8,
+        "environments.dev.siem",
+        "client_cert_secret (mutual TLS) is only used with protocol: tls",
+    ),
+    (
+        "siem-client-cert-secret-name",
+        GOOD_HEAD + "    siem:\n      host: siem\n      protocol: tls\n      tls_secret: ca\n"
+        "      client_cert_secret: Siem_Client\n",
+        12,
+        "environments.dev.siem.client_cert_secret",
+        "should match pattern",
+    ),
+    (
+        "siem-tunnel-image-injection",
+        GOOD_HEAD + "    siem:\n      host: siem\n      protocol: tls\n      tls_secret: ca\n"
+        "      client_cert_secret: client\n      tunnel_image: 'stunnel:5 --debug'\n",
+        13,
+        "environments.dev.siem.tunnel_image",
+        "should match pattern",
+    ),
+    (
         "siem-host-injection",
         GOOD_HEAD + '    siem:\n      host: "siem.example.com\\n  @type null"\n',
         9,

@@ -63,11 +63,13 @@ class Stunnel:
             siem_tunnel.CERT_FILE: self.cert,
             siem_tunnel.KEY_FILE: self.key,
         }
-        text = self.rendered
-        for rendered, local in paths.items():
-            assert text.count(f" = {rendered}\n") == 1, rendered
-            text = text.replace(f" = {rendered}\n", f" = {local}\n")
-        return text
+        lines = self.rendered.split("\n")
+        for number, line in enumerate(lines):
+            key, sep, value = line.partition(" = ")
+            if sep and value in paths:
+                lines[number] = f"{key} = {paths.pop(value)}"
+        assert not paths, f"not in the rendered config: {list(paths)}"
+        return "\n".join(lines)
 
     def start(self) -> None:
         binary = stunnel_binary()

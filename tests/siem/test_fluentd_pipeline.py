@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fluentd_conf import Section, parse_files
 
-from cluster_mgmt.core import fluentd_siem
-from cluster_mgmt.core.config import ProjectConfig
+from cluster_mgmt.core import fluentd_siem, siem_tunnel
+from cluster_mgmt.core.config import ProjectConfig, Siem
 from cluster_mgmt.core.stack import HUBBLE_EXPORT_FILE
 from cluster_mgmt.core.syslog import (
     FLOW_FIELDS,
@@ -96,6 +96,9 @@ def test_output_per_protocol(protocol: str, extra: dict[str, Any], octet_counted
     else:
         assert "trusted_ca_path" not in params
         assert all(v["name"] != "siem-tls" for v in values["volumes"])
+    # No tunnel without client_cert_secret: Fluentd talks to the SIEM itself.
+    assert "initContainers" not in values and "podSecurityContext" not in values
+    assert siem_tunnel.CONFIG_KEY not in values["fileConfigs"]
     fmt = match.one("format").params
     assert fmt == {"@type": "single_value", "message_key": "syslog_frame", "add_newline": "false"}
     buffer = match.one("buffer").params
@@ -108,6 +111,116 @@ def test_output_per_protocol(protocol: str, extra: dict[str, Any], octet_counted
     expression = frame_filter.one("record").params["syslog_frame"]
     assert expression.endswith('m.bytesize.to_s + " " + m}') == octet_counted
     assert frame_filter.params["@type"] == "record_transformer"
+
+
+def _stunnel_sections(text: str) -> dict[str, dict[str, str]]:
+    """stunnel's configuration syntax: ``[service]`` sections, ``key = value``, ``;`` comments."""
+    sections: dict[str, dict[str, str]] = {"": {}}
+    current = sections[""]
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith((";", "#")):
+            continue
+        if line.startswith("["):
+            assert line.endswith("]"), f"line {number}: {line!r}"
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"line {number}: {line!r} is not key = value"
+        assert key.strip() not in current, f"line {number}: {key.strip()} set twice"
+        current[key.strip()] = value.strip()
+    return sections
+
+
+def _mounts(container: dict[str, Any]) -> dict[str, str]:
+    return {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+
+
+@pytest.mark.parametrize(
+    ("host", "name_check"),
+    [
+        ("siem.example.com", {"checkHost": "siem.example.com", "sni": "siem.example.com"}),
+        ("10.0.0.5", {"checkIP": "10.0.0.5"}),
+        ("2001:db8::5", {"checkIP": "2001:db8::5"}),
+    ],
+)
+def test_mutual_tls_sends_to_the_tunnel_sidecar(host: str, name_check: dict[str, str]) -> None:
+    siem = {
+        "host": host,
+        "port": 6514,
+        "protocol": "tls",
+        "tls_secret": "siem-ca",
+        "client_cert_secret": "siem-client",
+    }
+    values, conf = _render(siem)
+    # Fluentd: the same octet-counted frames, in plain TCP to the tunnel on 127.0.0.1.
+    params = _match(conf).params
+    assert (params["host"], params["port"], params["transport"]) == (
+        "127.0.0.1",
+        str(siem_tunnel.LISTEN_PORT),
+        "tcp",
+    )
+    assert "trusted_ca_path" not in params
+    expression = _filters(conf)[-1].one("record").params["syslog_frame"]
+    assert expression.endswith('m.bytesize.to_s + " " + m}')
+    # The tunnel's configuration: a file of the chart's fileConfigs ConfigMap, not *.conf.
+    assert not siem_tunnel.CONFIG_KEY.endswith(".conf")
+    tunnel = _stunnel_sections(values["fileConfigs"][siem_tunnel.CONFIG_KEY])
+    assert tunnel[""] == {"foreground": "yes", "syslog": "no", "pid": "", "debug": "notice"}
+    service = tunnel["siem"]
+    assert service["accept"] == f"{params['host']}:{params['port']}"
+    assert service["connect"] == f"{host}:6514"
+    assert service["client"] == service["verifyChain"] == service["delay"] == "yes"
+    assert service["sslVersionMin"] == "TLSv1.2"
+    assert {k: v for k, v in service.items() if k in ("checkHost", "checkIP", "sni")} == name_check
+    # The sidecar: a native sidecar (restartable init container) with the files it names.
+    (sidecar,) = values["initContainers"]
+    assert sidecar["name"] == "siem-tunnel"
+    assert sidecar["restartPolicy"] == "Always"
+    assert sidecar["image"] == siem_tunnel.DEFAULT_IMAGE
+    assert sidecar["command"] == ["stunnel", f"{siem_tunnel.CONFIG_DIR}/{siem_tunnel.CONFIG_KEY}"]
+    assert sidecar["securityContext"]["runAsNonRoot"] is True
+    assert sidecar["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = _mounts(sidecar)
+    assert mounts == {
+        "etcfluentd-config": siem_tunnel.CONFIG_DIR,  # the chart's volume of fileConfigs
+        "siem-tls": siem_tunnel.CA_DIR,
+        "siem-client-cert": siem_tunnel.CLIENT_DIR,
+    }
+    assert all(m["readOnly"] for m in sidecar["volumeMounts"])
+    assert service["CAfile"] == f"{mounts['siem-tls']}/ca.crt"
+    assert service["cert"] == f"{mounts['siem-client-cert']}/tls.crt"
+    assert service["key"] == f"{mounts['siem-client-cert']}/tls.key"
+    volumes = {v["name"]: v for v in values["volumes"]}
+    client_secret = volumes["siem-client-cert"]["secret"]
+    assert client_secret == {"secretName": "siem-client", "defaultMode": 0o440}
+    assert volumes["siem-tls"]["secret"] == {"secretName": "siem-ca"}
+    assert values["podSecurityContext"] == {"fsGroup": sidecar["securityContext"]["runAsGroup"]}
+    # Fluentd itself mounts neither the CA nor the client key.
+    assert {m["name"] for m in values["volumeMounts"]} == {"hubble-export", "fluentd-state"}
+
+
+def test_tunnel_image_can_be_replaced() -> None:
+    image = "registry.example.com/mirror/stunnel@sha256:" + "0" * 64
+    values, _ = _render(
+        {
+            "host": "siem",
+            "protocol": "tls",
+            "tls_secret": "ca",
+            "client_cert_secret": "client",
+            "tunnel_image": image,
+        }
+    )
+    assert values["initContainers"][0]["image"] == image
+
+
+def test_stunnel_config_refuses_a_value_that_would_open_a_directive() -> None:
+    # Config validation refuses such a host first; the renderer refuses it on its own too.
+    siem = Siem.model_construct(
+        host="siem.example.com\n[evil]", port=6514, protocol="tls", client_cert_secret="c"
+    )
+    with pytest.raises(ValueError, match="cannot be written safely"):
+        siem_tunnel.stunnel_config(siem)
 
 
 def test_flatten_filter_lists_every_documented_field_in_order() -> None:
