@@ -76,6 +76,34 @@ def upstream_charts() -> Path:
     return UPSTREAM_CHARTS
 
 
+@pytest.fixture
+def chart_cache() -> Path:
+    """CLUSTER_MGMT_CHART_CACHE: a directory of unpacked real charts (``helm pull --untar``)."""
+    value = os.environ.get("CLUSTER_MGMT_CHART_CACHE")
+    if not value:
+        pytest.skip(
+            "real chart archives are fetched from chart repositories, unreachable here: "
+            "set CLUSTER_MGMT_CHART_CACHE to a directory of unpacked charts to run this"
+        )
+    return Path(value)
+
+
+@pytest.fixture
+def real_chart(chart_cache: Path) -> Callable[[str, str], Path]:
+    """The unpacked chart ``<name>-<version>/`` or ``<name>/`` of that exact version."""
+    from ruamel.yaml import YAML
+
+    def find(name: str, version: str) -> Path:
+        for candidate in (chart_cache / f"{name}-{version}", chart_cache / name):
+            if (candidate / "Chart.yaml").is_file():
+                found = YAML(typ="safe", pure=True).load((candidate / "Chart.yaml").read_text())
+                if str(found["version"]) == version:
+                    return candidate
+        pytest.skip(f"chart {name} {version} not in CLUSTER_MGMT_CHART_CACHE={chart_cache}")
+
+    return find
+
+
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:

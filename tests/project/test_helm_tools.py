@@ -96,32 +96,12 @@ def test_helm_argv_never_carries_values_inline(tmp_path: Path) -> None:
     assert argv[argv.index("--values") + 1] == str(tmp_path / "v.yaml")
 
 
-def _chart(cache: Path, name: str, version: str) -> Path:
-    for candidate in (cache / f"{name}-{version}", cache / name):
-        if (candidate / "Chart.yaml").is_file():
-            found = yaml.load((candidate / "Chart.yaml").read_text())["version"]
-            if str(found) == version:
-                return candidate
-    pytest.skip(f"chart {name} {version} not in CLUSTER_MGMT_CHART_CACHE={cache}")
-
-
-@pytest.fixture
-def chart_cache() -> Path:
-    value = os.environ.get("CLUSTER_MGMT_CHART_CACHE")
-    if not value:
-        pytest.skip(
-            "real chart archives are fetched from chart repositories, unreachable here: "
-            "set CLUSTER_MGMT_CHART_CACHE to a directory of unpacked charts to run this"
-        )
-    return Path(value)
-
-
 @pytest.mark.parametrize("case", ["eks", "gke", "kind"])
 def test_cilium_values_render_with_the_real_chart(
-    case: str, tmp_path: Path, run_cli, helm_bin: str, chart_cache: Path
+    case: str, tmp_path: Path, run_cli, helm_bin: str, real_chart
 ) -> None:
     project = _project(tmp_path, run_cli, case)
-    chart = _chart(chart_cache, "cilium", "1.19.6")
+    chart = real_chart("cilium", "1.19.6")
     env = next(iter(yaml.load((project / "cluster-mgmt.yaml").read_text())["environments"]))
     out = Helm(helm_bin).template(
         "cilium", chart, "kube-system", [project / f"values/{env}/cilium.yaml"],
@@ -151,14 +131,14 @@ def test_cilium_values_render_with_the_real_chart(
     ],
 )
 def test_other_values_render_with_the_real_charts(
-    release, chart, version, namespace, tmp_path: Path, run_cli, helm_bin, chart_cache
+    release, chart, version, namespace, tmp_path: Path, run_cli, helm_bin, real_chart
 ) -> None:
     for case in ("eks", "kind"):
         (tmp_path / case).mkdir()
         project = _project(tmp_path / case, run_cli, case)
         env = next(iter(yaml.load((project / "cluster-mgmt.yaml").read_text())["environments"]))
         out = Helm(helm_bin).template(
-            release, _chart(chart_cache, chart, version), namespace,
+            release, real_chart(chart, version), namespace,
             [project / f"values/{env}/{release}.yaml"], kube_version="1.31",
         )  # fmt: skip
         kinds = {d["kind"] for d in yaml.load_all(out) if d}
