@@ -54,7 +54,9 @@ def test_override_files_are_never_touched(project: Path, run_cli) -> None:
     config.write_text(config.read_text().replace("port: 6514", "port: 6515"))
     assert run_cli("-C", project, "render").exit_code == 0
     assert override.read_text() == "hubble:\n  relay:\n    replicas: 3\n"
-    assert "port 6515" in (project / "values/staging/fluentd.yaml").read_text()
+    # staging sends through the mutual TLS tunnel: the new port is where the tunnel connects.
+    fluentd = (project / "values/staging/fluentd.yaml").read_text()
+    assert "connect = siem.example.com:6515" in fluentd
 
 
 def test_deleted_seed_is_not_recreated(project: Path, run_cli) -> None:

@@ -102,6 +102,8 @@ def test_every_rendered_values_key_exists_in_the_real_chart(
         ("prometheus", "alertmanager:\n  enabledd: true\n", 2, "alertmanager.enabledd",
          "unknown key"),
         ("fluentd", "kinds: Deployment\n", 1, "kinds", "did you mean 'kind'"),
+        ("fluentd", "fileConfig:\n  extra.conf: x\n", 1, "fileConfig",
+         "did you mean 'fileConfigs'"),
         ("cilium", "hubble:\n  relay:\n    replicas: many\n", 3, "hubble.relay.replicas",
          "schema"),
     ],
@@ -117,6 +119,18 @@ def test_misspelled_override_key_is_reported_with_file_and_line(
     assert f"{rel}:{line}:" in result.stderr, result.stderr
     assert f" {field}: " in result.stderr
     assert fragment in result.stderr
+
+
+def test_any_file_name_under_fluentd_file_configs_is_known(
+    tmp_path: Path, run_cli, upstream_charts: Path
+) -> None:
+    """The chart renders every key of fileConfigs into its ConfigMap, not only its defaults."""
+    project = _project(tmp_path, run_cli, "kind")
+    (project / "values/dev/fluentd.override.yaml").write_text(
+        "fileConfigs:\n  05_extra.conf: '# more'\n  notes.txt: hello\n"
+    )
+    result = run_cli("-C", project, "validate", "--charts-dir", upstream_charts, "--no-helmfile")
+    assert result.exit_code == 0, result.stderr
 
 
 def test_commented_chart_keys_are_known(upstream_charts: Path) -> None:
