@@ -169,6 +169,14 @@ def validate_project(
                 report.checked.append(
                     f"values: {env_name}/{release} against {pin[0]} {check.chart.version}"
                 )
+    for env_name in envs:
+        siem = project.config.environments[env_name].siem
+        fluentd = "fluentd" in core_render.enabled_releases(project.config, env_name)
+        if fluentd and siem is not None and siem.client_cert_secret:
+            report.notes.append(
+                f"{env_name}: siem.client_cert_secret runs the TLS tunnel as a native sidecar "
+                "(restartPolicy: Always init container): the cluster needs Kubernetes >= 1.29"
+            )
     _check_policies(project_dir, report)
     if run_helmfile:
         runner = helmfile or Helmfile()

@@ -177,3 +177,15 @@ def test_validate_reports_policy_field_errors_with_line(
     assert result.exit_code == 2
     assert "policies/bad.yaml:7" in result.stderr + result.stdout, result.stderr
     assert "fromEntitiez" in result.stderr + result.stdout
+
+
+def test_validate_notes_the_kubernetes_version_mutual_tls_needs(
+    tmp_path: Path, run_cli, upstream_charts: Path
+) -> None:
+    project = _project(tmp_path, run_cli, "eks")  # staging: client_cert_secret; production: udp
+    result = run_cli("-C", project, "validate", "--charts-dir", upstream_charts, "--no-helmfile")
+    assert result.exit_code == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "staging: siem.client_cert_secret runs the TLS tunnel" in output
+    assert "the cluster needs Kubernetes >= 1.29" in output
+    assert "production: siem.client_cert_secret" not in output
