@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import sys
@@ -170,3 +171,32 @@ def fake_helm(tmp_path: Path) -> FakeHelm:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@dataclass
+class FakeHelmfile:
+    bin_dir: Path
+    log: Path
+
+    def calls(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+
+@pytest.fixture
+def fake_helmfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelmfile:
+    """The recording fake (tests/fake_helmfile.py) installed as `helmfile`, first on PATH."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "helmfile"
+    source = (Path(__file__).parent / "fake_helmfile.py").read_text()
+    script.write_text(f"#!{sys.executable}\n{source}")
+    script.chmod(0o755)
+    log = tmp_path / "helmfile-calls.jsonl"
+    real = shutil.which("helmfile") or str(REPO / ".venv" / "bin" / "helmfile")
+    if Path(real).exists():
+        monkeypatch.setenv("REAL_HELMFILE", str(Path(real).resolve()))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_HELMFILE_LOG", str(log))
+    return FakeHelmfile(bin_dir, log)

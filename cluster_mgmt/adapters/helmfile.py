@@ -198,15 +198,24 @@ class Helmfile:
         )
 
     def apply(
-        self, project_dir: Path, target: Target, on_line: LineSink | None = None
+        self,
+        project_dir: Path,
+        target: Target,
+        on_line: LineSink | None = None,
+        *,
+        wait: bool = False,
     ) -> Completed:
         """``helmfile apply``: diffs first and upgrades only releases that differ.
 
-        Exit 0 nothing changed, 2 releases were changed, anything else an error.
+        With ``wait`` helm waits until each release's resources (and jobs) are ready, so a
+        check right after sees the rolled-out state. Exit 0 nothing changed, 2 releases
+        were changed, anything else an error.
         """
         argv = self._argv(
             target, "apply", "--suppress-secrets", "--detailed-exitcode", "--context", "3"
         )
+        if wait:
+            argv += ["--wait", "--wait-for-jobs"]
         return self._run(
             argv, project_dir, self._env(target), DEPLOY_TIMEOUT_S, on_line, merge_output=True
         )

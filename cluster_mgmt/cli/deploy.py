@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cluster_mgmt.cli import state
-from cluster_mgmt.cli.options import context_from_flag, kube_options
+from cluster_mgmt.cli.options import context_from_flag, kube_options, timeout_option
 
 if TYPE_CHECKING:
     from cluster_mgmt.ops.deploy import DeployRequest, DeployResult
@@ -42,6 +42,7 @@ def _request(
     kubeconfig: str | None,
     selectors: tuple[str, ...],
     output_file: Path | None = None,
+    **apply_options: Any,
 ) -> DeployRequest:
     from cluster_mgmt.ops.deploy import DeployRequest
 
@@ -54,6 +55,7 @@ def _request(
         kubeconfig=kubeconfig,
         selectors=selectors,
         output_file=output_file,
+        **apply_options,
     )
 
 
@@ -61,22 +63,30 @@ def _progress(line: str) -> None:
     click.echo(line, err=True)
 
 
-def _report(result: DeployResult, verb: str, none: str, detailed: bool) -> None:
+def _report(result: DeployResult, verb: str, none: str) -> None:
     from cluster_mgmt.cli.output import echo_table
-    from cluster_mgmt.errors import ChangesDetected
 
     where = f"environment {result.environment}"
     if result.kube_context:
         where += f" (context {result.kube_context})"
-    if not result.changed:
+    if result.guard is not None and result.guard.deploy_error is not None:
+        click.echo(f"{where}: helmfile apply failed")
+    elif not result.changed:
         click.echo(f"{where}: {none}")
-        return
-    click.echo(f"{where}: {len(result.changes)} release(s) {verb}")
-    echo_table(
-        ["RELEASE", "NAMESPACE", "CHANGE"],
-        [[c.release, c.namespace, str(c.action)] for c in result.changes],
-    )
-    if detailed:
+    else:
+        click.echo(f"{where}: {len(result.changes)} release(s) {verb}")
+        echo_table(
+            ["RELEASE", "NAMESPACE", "CHANGE"],
+            [[c.release, c.namespace, str(c.action)] for c in result.changes],
+        )
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+def _changes_exit(result: DeployResult, verb: str, detailed: bool) -> None:
+    from cluster_mgmt.errors import ChangesDetected
+
+    if detailed and result.changed:
         raise ChangesDetected(f"{len(result.changes)} release(s) {verb}", exit_code=2)
 
 
@@ -113,11 +123,39 @@ def plan_cmd(
 
     request = _request(ctx, env, kube_context, kubeconfig, selectors, output_file)
     result = _errors_exit_1(lambda: plan(request, on_line=_progress))
-    _report(result, "would change", "no changes", detailed_exitcode)
+    _report(result, "would change", "no changes")
+    _changes_exit(result, "would change", detailed_exitcode)
 
 
 @click.command("apply")
 @_deploy_options
+@click.option(
+    "--skip-prepare",
+    is_flag=True,
+    help="Do not prepare the provider before the first Cilium install (see `prepare`).",
+)
+@click.option(
+    "--skip-restart",
+    is_flag=True,
+    help="Do not restart the pods Cilium does not manage after Cilium was installed or "
+    "changed (see `restart-unmanaged-pods`).",
+)
+@click.option(
+    "--rollback-on-failure",
+    is_flag=True,
+    help="Wait for the releases, run verify's checks (without --probe), and when they fail "
+    "roll every changed release back to its previous revision and verify again; exit 1.",
+)
+@timeout_option(
+    "5m", "Deadline of each verify run of --rollback-on-failure.", flag="--verify-timeout"
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="With --rollback-on-failure: write the verify results (after the deploy, and after "
+    "a rollback) as JUnit XML, for GitLab's test report.",
+)
 @click.pass_context
 def apply_cmd(
     ctx: click.Context,
@@ -126,10 +164,67 @@ def apply_cmd(
     kubeconfig: str | None,
     selectors: tuple[str, ...],
     detailed_exitcode: bool,
+    skip_prepare: bool,
+    skip_restart: bool,
+    rollback_on_failure: bool,
+    verify_timeout: float,
+    junit: Path | None,
 ) -> None:
-    """Deploy the environment: helmfile apply, upgrading only releases that differ."""
-    from cluster_mgmt.ops.deploy import apply
+    """Deploy the environment: helmfile apply, upgrading only releases that differ.
 
-    request = _request(ctx, env, kube_context, kubeconfig, selectors)
+    Before the first Cilium install the provider is prepared as `prepare` does (EKS:
+    aws-node kept off Cilium's nodes); after Cilium was installed or changed, the pods it
+    does not manage are restarted as `restart-unmanaged-pods` does. With
+    --rollback-on-failure, verify runs after the deploy; when it fails, every release whose
+    revision changed is rolled back to its previous one, verify runs again, both outcomes
+    are reported and the exit code is 1.
+
+    \b
+    Examples:
+      cluster-mgmt apply --env production
+      cluster-mgmt apply --env production --rollback-on-failure --junit verify.xml
+    """  # noqa: D301 - click's \\b keeps the example lines unwrapped
+    from cluster_mgmt.ops.deploy import DeployError, apply
+
+    if junit is not None and not rollback_on_failure:
+        raise click.UsageError("--junit needs --rollback-on-failure (else use `verify --junit`)")
+    request = _request(
+        ctx, env, kube_context, kubeconfig, selectors,
+        prepare=not skip_prepare, restart=not skip_restart,
+        rollback_on_failure=rollback_on_failure, verify_timeout_s=verify_timeout,
+    )  # fmt: skip
     result = _errors_exit_1(lambda: apply(request, on_line=_progress))
-    _report(result, "changed", "nothing to change", detailed_exitcode)
+    _report(result, "changed", "nothing to change")
+    if result.guard is not None:
+        click.echo("rollback-on-failure:")
+        for line in result.guard.summary():
+            click.echo(f"  {line}")
+    if junit is not None:
+        _write_junit(junit, result)
+    if result.guard is not None and not result.guard.ok:
+        rolled = len(result.guard.rolled_back)
+        second = result.guard.second
+        after = (
+            ""
+            if second is None
+            else f"; verify after rollback {'passed' if second.ok else 'failed'}"
+        )
+        what = "helmfile apply failed" if result.guard.deploy_error else "verify failed after apply"
+        raise DeployError(f"{what}: {rolled} release(s) rolled back{after}")
+    if result.problems:
+        raise DeployError("apply finished, but: " + "; ".join(result.problems))
+    _changes_exit(result, "changed", detailed_exitcode)
+
+
+def _write_junit(path: Path, result: DeployResult) -> None:
+    from cluster_mgmt.adapters.project_fs import write_atomic
+    from cluster_mgmt.core.junit import junit_suites_xml
+
+    env = result.environment
+    names = ("after deploy", "after rollback")
+    suites = [
+        (f"cluster-mgmt verify {env} ({name})", report.results, f"verify.{env}.{name.split()[1]}")
+        for name, report in zip(names, result.reports, strict=False)
+    ]
+    write_atomic(path, junit_suites_xml(suites))
+    click.echo(f"wrote {path}", err=True)

@@ -84,11 +84,17 @@ def output_option(*choices: str, default: str | None = None) -> Callable[[F], F]
 
 
 def timeout_option(
-    default: str, help_text: str, *, minimum: float = 0.1, maximum: float = 86400.0
+    default: str,
+    help_text: str,
+    *,
+    minimum: float = 0.1,
+    maximum: float = 86400.0,
+    flag: str = "--timeout",
 ) -> Callable[[F], F]:
     """``--timeout DURATION`` (``90s``, ``5m``, ``1h`` or seconds), bounded, passed in seconds.
 
     The bounds make sure no command can wait forever (or give up before it started).
+    ``flag`` names another duration option the same way (e.g. ``--verify-timeout``).
     """
 
     def seconds(ctx: click.Context, param: click.Parameter, value: Any) -> float:
@@ -109,7 +115,7 @@ def timeout_option(
         return result
 
     return click.option(
-        "--timeout",
+        flag,
         callback=seconds,
         default=default,
         show_default=True,

@@ -65,43 +65,27 @@ def verify_cmd(
       cluster-mgmt verify --env production --junit verify.xml
       cluster-mgmt verify --kube-context kind-dev --probe -o json
     """  # noqa: D301 - click's \\b keeps the example lines unwrapped
-    from cluster_mgmt.adapters.helm import HelmReleases
     from cluster_mgmt.adapters.project_fs import write_atomic
-    from cluster_mgmt.adapters.prometheus import PrometheusClient
     from cluster_mgmt.cli import state
-    from cluster_mgmt.core import stack
     from cluster_mgmt.core.junit import junit_xml
-    from cluster_mgmt.core.verify import expectations
-    from cluster_mgmt.errors import ChangesDetected, ToolError
+    from cluster_mgmt.errors import ChangesDetected
     from cluster_mgmt.ops.kube_target import kube_client, single_environment
     from cluster_mgmt.ops.probe import Probe
     from cluster_mgmt.ops.project import load_project
-    from cluster_mgmt.ops.verify import Verifier, run_verify
+    from cluster_mgmt.ops.verify import live_verifier, run_verify
 
     timeout_s = timeout
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
     env_name = single_environment(project, env)
-    expected = expectations(project.config, env_name)
     target = kube_target(
         ctx, env=env_name if kube_context is None else env, kube_context=kube_context,
         kubeconfig=kubeconfig, project_dir=project_dir,
     )  # fmt: skip
     kube = kube_client(target)
     kube.server_version()  # unreachable or refused: one line, exit 2, before any check runs
-    try:
-        helm: HelmReleases | None = HelmReleases(
-            kube_context=target.context, kubeconfig=target.kubeconfig, timeout_s=timeout_s
-        )
-    except ToolError:
-        helm = None
-    prometheus = None
-    if expected.prometheus:
-        prometheus = PrometheusClient.via_service_proxy(
-            kube, stack.PROMETHEUS_NAMESPACE, stack.PROMETHEUS_SERVICE, stack.PROMETHEUS_PORT,
-            timeout_s=min(30.0, timeout_s),
-        )  # fmt: skip
-    verifier = Verifier(kube, helm, prometheus, expected, target.describe())
+    verifier = live_verifier(project.config, env_name, target, kube, timeout_s)
+    expected, prometheus = verifier.expected, verifier.prometheus
     live_probe = None
     if probe:
         live_probe = Probe(

@@ -14,12 +14,29 @@ from cluster_mgmt.core.verify import CheckResult, CheckStatus
 
 def junit_xml(suite: str, results: Sequence[CheckResult], classname: str) -> str:
     """The XML document (UTF-8 declaration included) for ``results``."""
+    return junit_suites_xml([(suite, results, classname)])
+
+
+def junit_suites_xml(suites: Sequence[tuple[str, Sequence[CheckResult], str]]) -> str:
+    """One document with a ``testsuite`` per ``(name, results, classname)``, in order.
+
+    ``apply --rollback-on-failure`` writes two: verify after the deploy, and after the
+    rollback.
+    """
+    every = [r for _, results, _ in suites for r in results]
+    root = ET.Element("testsuites", name="cluster-mgmt", tests=str(len(every)))
+    root.set("failures", str(sum(r.status == CheckStatus.FAIL for r in every)))
+    root.set("time", f"{sum(r.seconds for r in every):.3f}")
+    for suite, results, classname in suites:
+        _suite(root, suite, results, classname)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _suite(root: ET.Element, suite: str, results: Sequence[CheckResult], classname: str) -> None:
     failures = sum(r.status == CheckStatus.FAIL for r in results)
     skips = sum(r.status == CheckStatus.SKIP for r in results)
     total = sum(r.seconds for r in results)
-    root = ET.Element("testsuites", name="cluster-mgmt", tests=str(len(results)))
-    root.set("failures", str(failures))
-    root.set("time", f"{total:.3f}")
     testsuite = ET.SubElement(
         root,
         "testsuite",
@@ -45,5 +62,3 @@ def junit_xml(suite: str, results: Sequence[CheckResult], classname: str) -> str
             ET.SubElement(case, "skipped", message=result.message)
         else:
             ET.SubElement(case, "system-out").text = result.message
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

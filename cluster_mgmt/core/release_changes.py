@@ -10,7 +10,7 @@ changed:`` / ``has been added:`` / ``has been removed:``; a release not yet inst
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -53,6 +53,28 @@ def parse_selector(text: str) -> str:
             "commas, e.g. name=cilium or namespace=monitoring,name!=prometheus"
         )
     return text
+
+
+def selects(selectors: Sequence[str], labels: Mapping[str, str]) -> bool:
+    """Whether helmfile's ``--selector`` arguments pick a release with these labels.
+
+    As helmfile does: the terms of one selector must all hold (``K=V`` needs the label with
+    that value; ``K!=V`` holds unless the label has that value), several selectors are
+    OR-ed, and no selector picks every release. Its default labels are ``name``,
+    ``namespace`` and ``chart`` (the chart's name without its repository).
+    """
+    if not selectors:
+        return True
+    for selector in selectors:
+        terms = [term.split("!=", 1) if "!=" in term else term.split("=", 1)
+                 for term in selector.split(",")]  # fmt: skip
+        negated = ["!=" in term for term in selector.split(",")]
+        if all(
+            labels.get(key) != value if neg else labels.get(key) == value
+            for (key, value), neg in zip(terms, negated, strict=True)
+        ):
+            return True
+    return False
 
 
 def changes_from_diff(lines: Iterable[str]) -> list[ReleaseChange]:

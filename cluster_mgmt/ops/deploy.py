@@ -1,31 +1,51 @@
 """`cluster-mgmt plan` and `cluster-mgmt apply`: helmfile diff and diff-based apply.
 
-``apply`` is an ordered sequence of steps around one ``helmfile apply``: steps in
-:data:`BEFORE_HELMFILE` run first (the project must be rendered; more, such as preparing
-the provider before the first Cilium install, belong here), then helmfile, then the steps
-in :data:`AFTER_HELMFILE`, which see which releases changed (e.g. to act after Cilium was
-installed or changed). Exit codes follow helmfile's ``--detailed-exitcode``: 0 nothing to
-change, 2 changes, 1 error.
+``apply`` is an ordered sequence of steps around one ``helmfile apply``: the steps in
+:data:`BEFORE_HELMFILE` run first (the project must be rendered; the provider is prepared
+when this apply installs Cilium for the first time), then helmfile, then the steps in
+:data:`AFTER_HELMFILE`, which see which releases changed (the pods Cilium does not manage
+are restarted when Cilium was installed or changed). With ``rollback_on_failure`` helmfile
+and the steps after it run guarded: verify follows, and when it fails every release whose
+revision changed goes back to its previous revision and verify runs again
+(:func:`~cluster_mgmt.ops.rollback.deploy_with_rollback`).
+
+``plan`` only reads: it says when apply would prepare the provider or restart pods.
+Exit codes follow helmfile's ``--detailed-exitcode``: 0 nothing to change, 2 changes, 1
+error (a failed verify after a guarded apply too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cluster_mgmt.adapters import project_fs
 from cluster_mgmt.adapters.helmfile import Completed, Helmfile, LineSink, Target
+from cluster_mgmt.core.config import Provider
 from cluster_mgmt.core.release_changes import (
     Action,
     ReleaseChange,
     changes_from_apply,
     changes_from_diff,
     parse_selector,
+    selects,
 )
+from cluster_mgmt.core.render import enabled_releases, release_chart
+from cluster_mgmt.core.stack import CHARTS, RELEASES
 from cluster_mgmt.errors import ClusterError, UserError
-from cluster_mgmt.ops.kube_target import resolve_kube_target
+from cluster_mgmt.ops.kube_target import KubeTarget, resolve_kube_target
 from cluster_mgmt.ops.project import Project, load_project, plan_render
+
+if TYPE_CHECKING:
+    from cluster_mgmt.adapters.helm import HelmReleases
+    from cluster_mgmt.adapters.kube import KubeClient
+    from cluster_mgmt.ops.rollback import GuardedDeploy
+    from cluster_mgmt.ops.verify import VerifyReport
+
+CILIUM = "cilium"
+DEFAULT_VERIFY_TIMEOUT_S = 300.0
 
 
 class DeployError(ClusterError):
@@ -46,6 +66,10 @@ class DeployRequest:
         kubeconfig: ``--kubeconfig``/``KUBECONFIG``.
         selectors: helmfile release selectors (each ``K=V[,K=V]``; several are OR-ed).
         output_file: where plan writes the diff (redacted), for a CI artifact.
+        prepare: apply prepares the provider before the first Cilium install.
+        restart: apply restarts the pods Cilium does not manage after Cilium changed.
+        rollback_on_failure: apply verifies and rolls the changed releases back on failure.
+        verify_timeout_s: the deadline of each verify run of a guarded apply.
     """
 
     project_dir: Path
@@ -55,15 +79,38 @@ class DeployRequest:
     kubeconfig: str | None = None
     selectors: tuple[str, ...] = ()
     output_file: Path | None = None
+    prepare: bool = True
+    restart: bool = True
+    rollback_on_failure: bool = False
+    verify_timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)
 class DeployResult:
-    """What plan found or apply did."""
+    """What plan found or apply did.
+
+    Attributes:
+        environment: the environment.
+        kube_context: its kube context, when one was given or configured.
+        changes: the releases that differ (plan) or were changed (apply).
+        notes: what apply did or would do besides helmfile (prepare, restart), for the report.
+        problems: steps after helmfile that did not finish (e.g. pods left unmanaged).
+        guard: the outcome of a guarded apply (``rollback_on_failure``).
+        reports: the verify reports of a guarded apply: after the deploy, after a rollback.
+    """
 
     environment: str
     kube_context: str | None
     changes: tuple[ReleaseChange, ...]
+    notes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    guard: GuardedDeploy | None = None
+    reports: tuple[VerifyReport, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """No step failed, and a guarded apply's verify passed."""
+        return not self.problems and (self.guard is None or self.guard.ok)
 
     @property
     def changed(self) -> bool:
@@ -75,6 +122,35 @@ class DeployResult:
         return any(change.release == name for change in self.changes)
 
 
+class ClusterAccess:
+    """The cluster of one apply: API and helm clients, made on first use."""
+
+    def __init__(self, target: KubeTarget) -> None:
+        self.target = target
+        self._kube: KubeClient | None = None
+        self._helm: HelmReleases | None = None
+
+    @property
+    def kube(self) -> KubeClient:
+        """The Kubernetes API client."""
+        if self._kube is None:
+            from cluster_mgmt.ops.kube_target import kube_client
+
+            self._kube = kube_client(self.target)
+        return self._kube
+
+    @property
+    def helm(self) -> HelmReleases:
+        """Release state and rollback through helm."""
+        if self._helm is None:
+            from cluster_mgmt.adapters.helm import HelmReleases
+
+            self._helm = HelmReleases(
+                kube_context=self.target.context, kubeconfig=self.target.kubeconfig
+            )
+        return self._helm
+
+
 @dataclass(slots=True)
 class ApplyRun:
     """State shared by the steps of one apply."""
@@ -83,8 +159,15 @@ class ApplyRun:
     target: Target
     helmfile: Helmfile
     on_line: LineSink
+    request: DeployRequest
+    cluster: ClusterAccess
     result: DeployResult | None = None
     notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def progress(self, line: str) -> None:
+        """A progress line of a step (streamed like helmfile's own lines)."""
+        self.on_line(f"cluster-mgmt: {line}")
 
 
 Step = Callable[[ApplyRun], None]
@@ -101,9 +184,96 @@ def _require_rendered(run: ApplyRun) -> None:
         )
 
 
+def deploys_release(project: Project, target: Target, name: str) -> bool:
+    """Whether a helmfile run on ``target`` acts on release ``name``.
+
+    It does when the release is enabled in the environment and the selectors pick it (by
+    helmfile's default labels).
+    """
+    if name not in enabled_releases(project.config, target.environment):
+        return False
+    pin = release_chart(project.config, target.environment, name)
+    labels = {"name": name, "namespace": RELEASES[name].namespace}
+    if pin is not None:
+        labels["chart"] = CHARTS[pin[0]].chart
+    return selects(target.selectors, labels)
+
+
+def _provider(run: ApplyRun) -> Provider:
+    return Provider(run.project.config.environments[run.target.environment].provider)
+
+
+def _prepare_provider(run: ApplyRun) -> None:
+    """Before the first Cilium install: what Cilium's guide for the provider asks."""
+    if not deploys_release(run.project, run.target, CILIUM):
+        return
+    if not run.request.prepare:
+        run.progress("prepare: skipped (--skip-prepare)")
+        return
+    from cluster_mgmt.ops.prepare import prepare_before_first_install
+
+    result = prepare_before_first_install(
+        run.cluster.kube, run.cluster.helm, run.project.config, run.target.environment
+    )
+    if result is None:
+        return  # Cilium is installed: the provider was prepared before
+    provider = _provider(run)
+    for change in result.applied:
+        run.progress(f"prepare ({provider}): {change.description}")
+    for finding in result.plan.findings:
+        run.progress(f"prepare ({provider}): {finding.level}: {finding.message}")
+    run.notes.append(
+        f"prepared {provider} for the first Cilium install: "
+        + (f"{len(result.applied)} change(s)" if result.applied else "nothing to change")
+    )
+
+
+def _cilium_change(run: ApplyRun) -> ReleaseChange | None:
+    assert run.result is not None
+    return next(
+        (c for c in run.result.changes if c.release == CILIUM and c.action != Action.DELETE),
+        None,
+    )
+
+
+def _restart_unmanaged(run: ApplyRun) -> None:
+    """After Cilium was installed or changed: recreate the pods it does not manage."""
+    change = _cilium_change(run)
+    if change is None:
+        return
+    if not run.request.restart:
+        run.progress("restart: skipped (--skip-restart)")
+        return
+    from cluster_mgmt.ops.restart import Outcome, restart_unmanaged
+
+    run.progress(f"restart: cilium {change.action}: restarting the pods Cilium does not manage")
+    report = restart_unmanaged(
+        run.cluster.kube, progress=lambda line: run.progress(f"restart: {line}")
+    )
+    left = [r for r in report.results if r.outcome not in (Outcome.EVICTED, Outcome.GONE)]
+    restarted = len(report.results) - len(left)
+    run.notes.append(f"restarted {restarted} pod(s) Cilium did not manage")
+    if left:
+        run.problems.append(
+            f"{len(left)} pod(s) not restarted: "
+            + ", ".join(f"{r.pod.namespace}/{r.pod.name} ({r.outcome})" for r in left[:5])
+            + " (run `cluster-mgmt restart-unmanaged-pods`)"
+        )
+
+
 # The ordered steps of apply around helmfile. Each is a function of the run.
-BEFORE_HELMFILE: tuple[Step, ...] = (_require_rendered,)
-AFTER_HELMFILE: tuple[Step, ...] = ()
+BEFORE_HELMFILE: tuple[Step, ...] = (_require_rendered, _prepare_provider)
+AFTER_HELMFILE: tuple[Step, ...] = (_restart_unmanaged,)
+
+
+def _kube_target(request: DeployRequest, env: str) -> KubeTarget:
+    return resolve_kube_target(
+        request.project_dir,
+        env=env,
+        kube_context=request.kube_context,
+        ambient_context=request.ambient_context,
+        kubeconfig=request.kubeconfig,
+    )
 
 
 def _target(request: DeployRequest, project: Project) -> Target:
@@ -111,13 +281,7 @@ def _target(request: DeployRequest, project: Project) -> Target:
         names = ", ".join(project.config.environments)
         raise UserError(f"several environments ({names}): choose one with --env")
     env = request.env or next(iter(project.config.environments))
-    kube = resolve_kube_target(
-        request.project_dir,
-        env=env,
-        kube_context=request.kube_context,
-        ambient_context=request.ambient_context,
-        kubeconfig=request.kubeconfig,
-    )
+    kube = _kube_target(request, env)
     selectors: list[str] = []
     for text in request.selectors:
         try:
@@ -159,7 +323,30 @@ def plan(
     if completed.returncode == 2 and not changes:
         # helmfile saw a difference that its output does not attribute to a release.
         changes = (ReleaseChange("(unattributed)", "", Action.UPGRADE),)
-    return DeployResult(target.environment, target.kube_context, changes)
+    return DeployResult(
+        target.environment, target.kube_context, changes, _plan_notes(project, target, changes)
+    )
+
+
+def _plan_notes(
+    project: Project, target: Target, changes: tuple[ReleaseChange, ...]
+) -> tuple[str, ...]:
+    """What apply would do besides helmfile, told by the diff alone (no cluster read)."""
+    cilium = next((c for c in changes if c.release == CILIUM), None)
+    if cilium is None or cilium.action == Action.DELETE:
+        return ()
+    notes = []
+    if cilium.action == Action.INSTALL:
+        provider = project.config.environments[target.environment].provider
+        notes.append(
+            f"apply would prepare the provider ({provider}) before installing cilium "
+            f"(see `cluster-mgmt prepare --env {target.environment} --dry-run`)"
+        )
+    notes.append(
+        f"apply would restart the pods Cilium does not manage after cilium's {cilium.action} "
+        f"(see `cluster-mgmt restart-unmanaged-pods --env {target.environment} --dry-run`)"
+    )
+    return tuple(notes)
 
 
 def apply(
@@ -173,19 +360,72 @@ def apply(
     """Apply one environment: the steps before helmfile, ``helmfile apply``, the steps after.
 
     helmfile's apply diffs every release first and upgrades only those that differ, so a
-    run with nothing to change upgrades nothing.
+    run with nothing to change upgrades nothing. With ``request.rollback_on_failure``
+    helmfile waits for the resources, verify runs, and a failure rolls the changed
+    releases back (see the module docstring); the result then carries ``guard``.
     """
     project = load_project(request.project_dir)
-    run = ApplyRun(project, _target(request, project), helmfile or Helmfile(), on_line)
+    target = _target(request, project)
+    kube_target = _kube_target(request, target.environment)
+    run = ApplyRun(
+        project, target, helmfile or Helmfile(), on_line, request, ClusterAccess(kube_target)
+    )
     for step in BEFORE_HELMFILE if before is None else before:
         step(run)
-    completed = run.helmfile.apply(project.root, run.target, on_line)
-    _check(completed, "apply", run.target)
-    run.result = DeployResult(
-        run.target.environment,
-        run.target.kube_context,
-        tuple(changes_from_apply(_lines(completed))),
+    after_steps = AFTER_HELMFILE if after is None else after
+
+    def deploy() -> None:
+        completed = run.helmfile.apply(
+            project.root, run.target, on_line, wait=request.rollback_on_failure
+        )
+        _check(completed, "apply", run.target)
+        run.result = DeployResult(
+            run.target.environment,
+            run.target.kube_context,
+            tuple(changes_from_apply(_lines(completed))),
+        )
+        for step in after_steps:
+            step(run)
+
+    if not request.rollback_on_failure:
+        deploy()
+        return _finished(run)
+    return _guarded(run, deploy)
+
+
+def _finished(
+    run: ApplyRun, guard: GuardedDeploy | None = None, reports: tuple[VerifyReport, ...] = ()
+) -> DeployResult:
+    result = run.result or DeployResult(run.target.environment, run.target.kube_context, ())
+    return replace(
+        result, notes=tuple(run.notes), problems=tuple(run.problems), guard=guard, reports=reports
     )
-    for step in AFTER_HELMFILE if after is None else after:
-        step(run)
-    return run.result
+
+
+def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
+    """Deploy, verify, and on failure roll back what changed and verify again."""
+    from cluster_mgmt.ops.rollback import deploy_with_rollback, stack_releases
+    from cluster_mgmt.ops.verify import live_verifier, run_verify
+
+    env = run.target.environment
+    kube = run.cluster.kube
+    kube.server_version()  # verify could not reach the cluster: say so before deploying
+    verifier = live_verifier(
+        run.project.config, env, run.cluster.target, kube, run.request.verify_timeout_s
+    )
+    reports: list[VerifyReport] = []
+
+    def verify() -> VerifyReport:
+        when = "after rollback" if reports else "after deploy"
+        run.progress(f"verify ({when}): {len(verifier.checks())} checks")
+        report = run_verify(verifier, timeout_s=run.request.verify_timeout_s)
+        reports.append(report)
+        for failure in report.failures:
+            run.progress(f"verify ({when}): {failure.name} failed: {failure.message}")
+        run.progress(f"verify ({when}): {'passed' if report.ok else 'failed'}")
+        return report
+
+    guard = deploy_with_rollback(
+        run.cluster.helm, stack_releases(), deploy, verify, progress=run.progress
+    )
+    return _finished(run, guard=guard, reports=tuple(reports))

@@ -209,6 +209,7 @@ def deploy_with_rollback(
     releases: Sequence[ReleaseRef],
     deploy: Callable[[], None],
     verify: Callable[[], Verdict],
+    progress: Callable[[str], None] = lambda _line: None,
 ) -> GuardedDeploy:
     """Deploy, verify, and on failure roll back every changed release and verify again."""
     before = snapshot(helm, releases)
@@ -235,6 +236,9 @@ def deploy_with_rollback(
             if new in history and old in history
             else RollbackStep(ref, new, old, "?", "?")
         )
+    for step in reversed(steps):
+        progress(f"rolling back {step.release.name}: revision {step.from_revision} -> "
+                 f"{step.to_revision} ({step.to_chart})")  # fmt: skip
     outcome.rolled_back = run_rollback(helm, steps)
     outcome.second = verify()
     return outcome

@@ -18,6 +18,7 @@ from cluster_mgmt.adapters.helm import HelmReleases
 from cluster_mgmt.adapters.kube import KubeClient
 from cluster_mgmt.adapters.prometheus import PrometheusClient
 from cluster_mgmt.core import stack
+from cluster_mgmt.core.config import ProjectConfig
 from cluster_mgmt.core.kube_objects import RolloutKind
 from cluster_mgmt.core.unmanaged import STATIC_OWNER_KIND, select_unmanaged
 from cluster_mgmt.core.verify import (
@@ -29,6 +30,7 @@ from cluster_mgmt.core.verify import (
     CheckStatus,
     Expectations,
     ExpectedRelease,
+    expectations,
     failed,
     judge_cilium_config,
     judge_cilium_rollout,
@@ -40,7 +42,8 @@ from cluster_mgmt.core.verify import (
     judge_unmanaged,
     skipped,
 )
-from cluster_mgmt.errors import ClusterError
+from cluster_mgmt.errors import ClusterError, ToolError
+from cluster_mgmt.ops.kube_target import KubeTarget
 from cluster_mgmt.ops.probe import Probe, Timing
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -189,6 +192,30 @@ class Verifier:
             p for p in selection.targets if not (p.owner and p.owner.kind == STATIC_OWNER_KIND)
         ]
         return judge_unmanaged(unmanaged)
+
+
+def live_verifier(
+    config: ProjectConfig, env_name: str, target: KubeTarget, kube: KubeClient, timeout_s: float
+) -> Verifier:
+    """The checks of ``verify`` for one environment.
+
+    helm through pyhelm3 when helm is installed (else helm's storage Secrets), Prometheus
+    through the API's service proxy.
+    """
+    expected = expectations(config, env_name)
+    try:
+        helm: HelmReleases | None = HelmReleases(
+            kube_context=target.context, kubeconfig=target.kubeconfig, timeout_s=timeout_s
+        )
+    except ToolError:
+        helm = None
+    prometheus = None
+    if expected.prometheus:
+        prometheus = PrometheusClient.via_service_proxy(
+            kube, stack.PROMETHEUS_NAMESPACE, stack.PROMETHEUS_SERVICE, stack.PROMETHEUS_PORT,
+            timeout_s=min(PROMETHEUS_TIMEOUT_S, timeout_s),
+        )  # fmt: skip
+    return Verifier(kube, helm, prometheus, expected, target.describe())
 
 
 def _bind(

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,32 +38,3 @@ def gitlab_ci_local() -> str:
     if shutil.which("git") is None:
         pytest.skip("git is not installed (scripts/install-system.sh installs it)")
     return found
-
-
-@dataclass
-class FakeHelmfile:
-    bin_dir: Path
-    log: Path
-
-    def calls(self) -> list[dict]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-
-@pytest.fixture
-def fake_helmfile(tmp_path: Path, monkeypatch) -> FakeHelmfile:
-    """The recording fake installed as `helmfile`, first on PATH."""
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir()
-    script = bin_dir / "helmfile"
-    source = (Path(__file__).parent / "fake_helmfile.py").read_text()
-    script.write_text(f"#!{sys.executable}\n{source}")
-    script.chmod(0o755)
-    log = tmp_path / "helmfile-calls.jsonl"
-    real = shutil.which("helmfile") or str(REPO / ".venv" / "bin" / "helmfile")
-    if Path(real).exists():
-        monkeypatch.setenv("REAL_HELMFILE", str(Path(real).resolve()))
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_HELMFILE_LOG", str(log))
-    return FakeHelmfile(bin_dir, log)

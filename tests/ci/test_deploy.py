@@ -12,6 +12,8 @@ from cluster_mgmt.errors import ToolError
 from cluster_mgmt.ops import deploy
 
 TOKEN = "glagent-s3cr3t-token-value-0123456789"
+# These tests are about helmfile; the cluster steps of apply are tested in tests/ops.
+NO_CLUSTER_STEPS = ("--skip-prepare", "--skip-restart")
 
 
 @pytest.fixture
@@ -72,6 +74,8 @@ def test_exit_codes_follow_detailed_exitcode(
     command, scenario, flags, code, project, fake_helmfile, run_cli, monkeypatch
 ):
     monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", scenario)
+    if command == "apply":
+        flags = [*flags, *NO_CLUSTER_STEPS]
     result = run_cli("-C", project, command, "--env", "dev", *flags)
     assert result.exit_code == code, result.stdout + result.stderr
     if scenario == "error":
@@ -84,7 +88,7 @@ def test_exit_codes_follow_detailed_exitcode(
 def test_apply_is_diff_based_and_reports_what_changed(project, fake_helmfile, run_cli, monkeypatch):
     monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "changes")
     result = run_cli("-C", project, "apply", "--env", "dev", "-l", "name=cilium",
-                     "--selector", "namespace=gitlab-agent")  # fmt: skip
+                     "--selector", "namespace=gitlab-agent", *NO_CLUSTER_STEPS)  # fmt: skip
     assert result.exit_code == 0, result.stderr
     [call] = fake_helmfile.calls()
     assert _global(call["argv"]) == [
@@ -130,7 +134,7 @@ def test_unknown_environment_and_stale_project_exit_1(project, fake_helmfile, ru
     assert result.exit_code == 1 and "no environment 'nope'" in result.stderr
     values = project / "values/dev/cilium.yaml"
     values.write_text(values.read_text() + "extra: 1\n")
-    result = run_cli("-C", project, "apply", "--env", "dev")
+    result = run_cli("-C", project, "apply", "--env", "dev", *NO_CLUSTER_STEPS)
     assert result.exit_code == 1
     assert "stale or edited: values/dev/cilium.yaml" in result.stderr
     assert fake_helmfile.calls() == [], "nothing is deployed from a stale project"
@@ -164,7 +168,7 @@ def test_apply_steps_run_in_order_around_helmfile(project, fake_helmfile, monkey
         order.append(f"after:{len(fake_helmfile.calls())}:{run.result.changed_release('cilium')}")
 
     result = deploy.apply(
-        deploy.DeployRequest(project, env="dev"),
+        deploy.DeployRequest(project, env="dev", prepare=False, restart=False),
         before=(*deploy.BEFORE_HELMFILE, before),
         after=(after,),
     )

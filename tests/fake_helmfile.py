@@ -3,16 +3,22 @@
 Each call appends {"argv": [...], "env": {...}} to $FAKE_HELMFILE_LOG and answers from
 $FAKE_HELMFILE_SCENARIO with output shaped like helmfile 0.16x/1.x with helm-diff 3.x:
   changes  diff/apply report cilium (upgraded) and gitlab-agent (first install)
+  install  diff/apply report cilium's first install
+  upgrade  diff/apply report cilium and prometheus (both upgraded)
   none     nothing differs
   error    exit 1, a Kubernetes error on stderr
   stream   print one line, then wait (bounded) for $FAKE_HELMFILE_MARKER, which the
            caller creates only after it has seen that line: proves output is streamed
+With $FAKE_HELMFILE_HELM_UPGRADES=1, `apply` also runs `<--helm-binary> upgrade --install`
+for each release of its UPDATED RELEASES table, as helmfile does (the recording fake helm
+then holds the new revisions).
 `build` and `template` run the real binary ($REAL_HELMFILE) when it is set. Every scenario
 also prints the agent token once, as a careless tool might: callers must redact it.
 """
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,6 +76,70 @@ gitlab-agent   gitlab-agent   gitlab/gitlab-agent   2.29.0          8s
 
 """
 
+DIFF_INSTALL = """\
+Comparing release=cilium, chart=cilium/cilium, namespace=kube-system
+********************
+
+\tRelease was not present in Helm.  Diff will show entire contents as new.
+
+********************
+kube-system, cilium, DaemonSet (apps) has been added:
++ # Source: cilium/templates/cilium-agent/daemonset.yaml
+Comparing release=ingress, chart=traefik/traefik, namespace=ingress
+"""
+APPLY_INSTALL = """\
+Upgrading release=cilium, chart=cilium/cilium, namespace=kube-system
+Release "cilium" does not exist. Installing it now.
+
+UPDATED RELEASES:
+NAME     NAMESPACE     CHART           VERSION   DURATION
+cilium   kube-system   cilium/cilium   1.19.6         40s
+
+"""
+DIFF_UPGRADE = """\
+Comparing release=cilium, chart=cilium/cilium, namespace=kube-system
+kube-system, cilium, DaemonSet (apps) has changed:
+-         image: "quay.io/cilium/cilium:v1.19.5"
++         image: "quay.io/cilium/cilium:v1.19.6"
+Comparing release=ingress, chart=traefik/traefik, namespace=ingress
+Comparing release=prometheus, chart=prometheus-community/prometheus, namespace=monitoring
+monitoring, prometheus-server, Deployment (apps) has changed:
+-   helm.sh/chart: prometheus-29.26.0
++   helm.sh/chart: prometheus-29.27.0
+"""
+APPLY_UPGRADE = """\
+Upgrading release=cilium, chart=cilium/cilium, namespace=kube-system
+Release "cilium" has been upgraded. Happy Helming!
+Upgrading release=prometheus, chart=prometheus-community/prometheus, namespace=monitoring
+Release "prometheus" has been upgraded. Happy Helming!
+
+UPDATED RELEASES:
+NAME         NAMESPACE     CHART                             VERSION   DURATION
+cilium       kube-system   cilium/cilium                     1.19.6         30s
+prometheus   monitoring    prometheus-community/prometheus   29.27.0        20s
+
+"""
+OUTPUTS = {
+    "changes": (DIFF_CHANGES, APPLY_TAIL),
+    "install": (DIFF_INSTALL, APPLY_INSTALL),
+    "upgrade": (DIFF_UPGRADE, APPLY_UPGRADE),
+}
+
+
+def upgrade_with_helm(table: str) -> None:
+    """What helmfile does for each release it applies: helm upgrade --install."""
+    helm = argv[argv.index("--helm-binary") + 1]
+    context = argv[argv.index("--kube-context") + 1] if "--kube-context" in argv else None
+    rows = table.split("UPDATED RELEASES:")[1].strip().splitlines()[1:]
+    for row in rows:
+        name, namespace, chart, version = row.split()[:4]
+        helm_argv = [helm, "upgrade", name, chart, "--version", version, "--namespace",
+                     namespace, "--install"]  # fmt: skip
+        if context:
+            helm_argv += ["--kube-context", context]
+        subprocess.run(helm_argv, check=True, timeout=60, stdout=sys.stdout)
+
+
 if scenario == "error":
     print("Error: Kubernetes cluster unreachable: context not found", file=sys.stderr)
     sys.exit(1)
@@ -83,8 +153,14 @@ if scenario == "stream":
             sys.exit(1)
         time.sleep(0.05)
     sys.exit(0)
-if scenario == "changes":
-    sys.stdout.write(DIFF_CHANGES + (APPLY_TAIL if command == "apply" else ""))
+if scenario in OUTPUTS:
+    diff, applied = OUTPUTS[scenario]
+    sys.stdout.write(diff)
+    if command == "apply":
+        sys.stdout.flush()
+        if os.environ.get("FAKE_HELMFILE_HELM_UPGRADES") == "1":
+            upgrade_with_helm(applied)
+        sys.stdout.write(applied)
     sys.exit(2 if "--detailed-exitcode" in argv else 0)
 sys.stdout.write(DIFF_NONE)
 sys.exit(0)
