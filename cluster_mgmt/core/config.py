@@ -587,6 +587,14 @@ class CI(_Model):
             "image of the cluster-mgmt version that rendered the pipeline."
         ),
     ] = None
+    rollback_on_failure: Annotated[
+        bool,
+        Field(
+            description="The apply job verifies and, when verify fails, rolls every release it "
+            "changed back to its previous revision (`apply --rollback-on-failure`; the verify "
+            "job is then left out). Off by default."
+        ),
+    ] = False
 
     @field_validator("include")
     @classmethod

@@ -355,6 +355,8 @@ def ci_includes(config: ProjectConfig) -> list[dict[str, Any]]:
             inputs["image"] = config.ci.image
         if index > 0:
             inputs["upgrade"] = "disabled"
+        if config.ci.rollback_on_failure:
+            inputs["rollback-on-failure"] = "enabled"
         if config.ci.include == "local":
             source: dict[str, Any] = {"local": str(CI_COMPONENT)}
         else:

@@ -32,6 +32,7 @@ INPUT_SETS = [
         "drift": "warn",
         "upgrade": "disabled",
         "kind-e2e": "enabled",
+        "rollback-on-failure": "enabled",
         "image": "registry.example.com/platform/job@sha256:" + "a" * 64,
         "validate-stage": "validate",
         "plan-stage": "plan",
@@ -73,14 +74,26 @@ def test_component_after_interpolation_is_valid_gitlab_ci(given, tmp_path: Path)
         assert "pip install" not in script
     if given.get("apply-when") == "manual":
         assert jobs[f"apply:{env}"]["rules"][-1]["when"] == "manual"
+    apply = jobs[f"apply:{env}"]
+    assert apply["variables"]["CLUSTER_MGMT_ROLLBACK"] == given.get(
+        "rollback-on-failure", "disabled"
+    )
+    assert apply["script"][-1].endswith(" $guard")
+    assert '"$CLUSTER_MGMT_ROLLBACK" = enabled' in apply["script"][1]
+    assert 'guard="--rollback-on-failure --junit report.xml"' in apply["script"][1]
+    assert apply["artifacts"]["reports"]["junit"] == "report.xml"
+    # With rollback-on-failure apply verifies: the verify job is left out.
+    rollback = given.get("rollback-on-failure", "disabled")
+    assert verify["rules"][0] == {"if": f'"{rollback}" == "enabled"', "when": "never"}
 
 
 def test_component_inputs_are_typed_with_defaults_and_grammar() -> None:
     inputs, _ = component_spec()
     assert "default" not in inputs["environment"], "the environment must be given"
-    for name in ("apply-when", "drift", "upgrade", "kind-e2e"):
+    for name in ("apply-when", "drift", "upgrade", "kind-e2e", "rollback-on-failure"):
         assert inputs[name]["default"] in inputs[name]["options"], name
     assert inputs["kind-e2e"]["default"] == "disabled"
+    assert inputs["rollback-on-failure"]["default"] == "disabled"
     for name in ("environment", "kube-context", "selector", "image"):
         assert "regex" in inputs[name], name
     assert re.search(inputs["environment"]["regex"], "prod\nx") is None
@@ -111,6 +124,9 @@ def test_generated_pipeline_is_valid_gitlab_ci(case: str, tmp_path: Path, run_cl
     assert [i["inputs"].get("upgrade", "enabled") for i in listed] == ["enabled"] + ["disabled"] * (
         len(envs) - 1
     )
+    config = yaml.load((tmp_path / "cluster-mgmt.yaml").read_text())
+    rollback = "enabled" if config.get("ci", {}).get("rollback_on_failure") else None
+    assert [i["inputs"].get("rollback-on-failure") for i in listed] == [rollback] * len(envs)
     vendored = (tmp_path / ".gitlab/ci/cluster-management.yml").read_text()
     assert vendored.endswith(COMPONENT.read_text())
 
