@@ -10,7 +10,9 @@ helm 3.17 prints them. State lives in a JSON file:
 Flags are checked like helm's own parser does: an unknown flag (such as a mangled
 ``--disable-openapi-validation``) fails with ``Error: unknown flag``.
 
-Run it through :func:`install` which writes a ``helm`` wrapper script.
+With $REAL_HELM set, ``version`` and the commands the fake does not model (``template``)
+run the real binary, so ``validate`` works with the fake first on PATH. Run it through :class:`FakeHelm`, which writes a ``helm``
+wrapper script.
 """
 
 from __future__ import annotations
@@ -169,6 +171,11 @@ def main() -> None:
     argv = sys.argv[1:]
     with log_path.open("a") as log:
         log.write(json.dumps(argv) + "\n")
+    real = os.environ.get("REAL_HELM")
+    # Offline work the fake does not model (validate's helmfile build: `version --client`,
+    # `template`): the real binary, when one is given.
+    if real and (not argv or argv[0] not in VALUE_FLAGS or argv[0] == "version"):
+        os.execv(real, [real, *argv])
     command, args, flags = parse(argv)
     state = json.loads(state_path.read_text())
     releases: dict[str, list[dict[str, Any]]] = state.setdefault("releases", {})

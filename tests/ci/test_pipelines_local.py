@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ci_helpers import REPO, git_commit
+from fake_helm import FakeHelm
+from kube_builders import namespace, pod
+from kube_fake import KubeFake
 
 pytestmark = pytest.mark.integration
 
@@ -52,14 +57,22 @@ def _expected(envs: list[str], *jobs: str) -> list[str]:
     return sorted(f"{job}:{env}" for env in envs for job in jobs)
 
 
-@pytest.mark.parametrize(("case", "envs"), [("kind", ["dev"]), ("eks", ["staging", "production"])])
-def test_job_lists_per_pipeline_type(case, envs, make_project, gitlab_ci_local) -> None:
+@pytest.mark.parametrize(
+    ("case", "envs", "deploy_jobs"),
+    [
+        ("kind", ["dev"], ["apply", "verify"]),
+        ("eks", ["staging", "production"], ["apply", "verify"]),
+        # ci.rollback_on_failure: apply verifies itself, there is no verify job.
+        ("gke", ["production"], ["apply"]),
+    ],
+)
+def test_job_lists_per_pipeline_type(case, envs, deploy_jobs, make_project, gitlab_ci_local):
     project = make_project(case)
     run = gitlab_ci_local
     mr = _jobs(run, project, {**MR, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature"},
                unset=("CI_COMMIT_BRANCH",))  # fmt: skip
     assert mr == _expected(envs, "validate", "plan")
-    assert _jobs(run, project, PUSH) == _expected(envs, "validate", "plan", "apply", "verify")
+    assert _jobs(run, project, PUSH) == _expected(envs, "validate", "plan", *deploy_jobs)
     assert _jobs(run, project, {**PUSH, "CI_COMMIT_BRANCH": "feature"}) == _expected(
         envs, "validate"
     )
@@ -108,10 +121,27 @@ def test_validate_job_runs_for_real_in_shell_mode(make_project, gitlab_ci_local)
     assert "PASS" in out and "validate:dev" in out
 
 
+@pytest.fixture
+def job_cluster(tmp_path: Path, fake_helm: FakeHelm, monkeypatch) -> Iterator[KubeFake]:
+    """The cluster apply's steps talk to from a job: the API fake under the kind project's
+    kube context, and the fake helm first on PATH (helmfile's --helm-binary and pyhelm3)."""
+    real_helm = shutil.which("helm") or str(REPO / ".venv" / "bin" / "helm")
+    monkeypatch.setenv("REAL_HELM", str(Path(real_helm).resolve()))
+    fake = KubeFake(tmp_path, context="me/cluster-management:dev")
+    monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig))
+    monkeypatch.setenv("PATH", f"{fake_helm.binary.parent}{os.pathsep}{os.environ['PATH']}")
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
 def test_agent_token_never_appears_in_any_job_output(
-    make_project, gitlab_ci_local, fake_helmfile, monkeypatch
+    make_project, gitlab_ci_local, fake_helmfile, job_cluster, monkeypatch
 ) -> None:
     monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "changes")
+    # Pods started before Cilium: the apply job restarts them after cilium changed.
+    job_cluster.add(namespace("shop"), pod("shop", "web-1", owner_ref=("ReplicaSet", "web-6f7")))
     project = make_project("kind")
     push_jobs = ["validate:dev", "plan:dev", "apply:dev"]
     file = _shell_file(project, [*push_jobs, "drift:dev"])
@@ -122,6 +152,10 @@ def test_agent_token_never_appears_in_any_job_output(
     for job in push_jobs:
         assert f"PASS  {job}" in out, job
     assert "2 release(s) changed" in out  # apply's report
+    assert "cluster-mgmt: restart: [1/1] shop/web-1 (ReplicaSet/web-6f7): evicted" in out
+    assert [path for _, path, _ in job_cluster.writes()] == [
+        "/api/v1/namespaces/shop/pods/web-1/eviction"
+    ]
     scheduled = _shell(gitlab_ci_local, project, file, ["drift:dev"], {**SCHEDULE, **secret})
     drift_out = _all_output(project, scheduled)
     # drift: fail (the default) turns helmfile's "changes" (2) into a failed job.
