@@ -10,8 +10,8 @@ helm 3.17 prints them. State lives in a JSON file:
 Flags are checked like helm's own parser does: an unknown flag (such as a mangled
 ``--disable-openapi-validation``) fails with ``Error: unknown flag``.
 
-With $REAL_HELM set, ``version`` and the commands the fake does not model (``template``)
-run the real binary, so ``validate`` works with the fake first on PATH. Run it through :class:`FakeHelm`, which writes a ``helm``
+With $REAL_HELM set, ``version`` and the commands the fake does not model
+(``template``) run the real binary, so ``validate`` works with the fake first on PATH. Run it through :class:`FakeHelm`, which writes a ``helm``
 wrapper script.
 """
 
