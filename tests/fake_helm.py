@@ -11,8 +11,8 @@ Flags are checked like helm's own parser does: an unknown flag (such as a mangle
 ``--disable-openapi-validation``) fails with ``Error: unknown flag``.
 
 With $REAL_HELM set, ``version`` and the commands the fake does not model
-(``template``) run the real binary, so ``validate`` works with the fake first on PATH. Run it through :class:`FakeHelm`, which writes a ``helm``
-wrapper script.
+(``template``) run the real binary, so ``validate`` works with the fake first on PATH.
+Run it through :class:`FakeHelm`, which writes a ``helm`` wrapper script.
 """
 
 from __future__ import annotations
