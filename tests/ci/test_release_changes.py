@@ -10,6 +10,7 @@ from cluster_mgmt.core.release_changes import (
     changes_from_apply,
     changes_from_diff,
     parse_selector,
+    selects,
 )
 
 DIFF = """\
@@ -81,3 +82,24 @@ def test_selector_grammar_accepts(good: str) -> None:
 def test_selector_grammar_rejects(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid selector"):
         parse_selector(bad)
+
+
+CILIUM_LABELS = {"name": "cilium", "namespace": "kube-system", "chart": "cilium"}
+
+
+@pytest.mark.parametrize(
+    ("selectors", "picked"),
+    [
+        ((), True),
+        (("name=cilium",), True),
+        (("name=ingress",), False),
+        (("name=ingress", "namespace=kube-system"), True),  # OR-ed
+        (("namespace=kube-system,name!=cilium",), False),  # AND-ed terms
+        (("name!=ingress",), True),
+        (("tier!=edge",), True),  # a missing label is not equal
+        (("tier=edge",), False),
+        (("chart=cilium,namespace=kube-system",), True),
+    ],
+)
+def test_selects_matches_releases_as_helmfile_does(selectors, picked) -> None:
+    assert selects(selectors, CILIUM_LABELS) is picked
