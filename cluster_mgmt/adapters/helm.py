@@ -3,8 +3,8 @@
 helmfile has its own adapter, adapters/helmfile.py.
 
 Commands we build are argument lists, never shell strings; values go in as files. A
-``Runner`` is injected so orchestration can be tested against a recording fake, while the
-real binaries are tested separately.
+``Runner`` (adapters/process.py, shared with helmfile) is injected so orchestration can be
+tested against a recording fake, while the real binaries are tested separately.
 
 Release state and rollback go through pyhelm3 (:class:`HelmReleases`, a synchronous facade
 over its async ``Command``). pyhelm3 0.5.8 builds the argv, but runs it as a shell string
@@ -23,12 +23,12 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from cluster_mgmt.adapters.process import Runner, absolute_binary, subprocess_runner
 from cluster_mgmt.adapters.secrets import redact
 from cluster_mgmt.core.kube_objects import split_chart
 from cluster_mgmt.errors import ClusterError, ToolError
@@ -36,54 +36,6 @@ from cluster_mgmt.errors import ClusterError, ToolError
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class Completed:
-    """The outcome of one command."""
-
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-class Runner(Protocol):
-    """Runs a command: argv, working directory, extra environment."""
-
-    def __call__(
-        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
-    ) -> Completed:
-        """Run ``argv`` in ``cwd`` with ``env`` added, for at most ``timeout`` seconds."""
-        ...
-
-
-def subprocess_runner(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
-) -> Completed:
-    """Run for real, bounded by ``timeout``."""
-    try:
-        proc = subprocess.run(  # noqa: S603 - argv list, no shell
-            list(argv),
-            cwd=cwd,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise ToolError(f"{argv[0]} not found", hint="run `make tools` or install it") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"{' '.join(argv[:3])} did not finish within {timeout:.0f} s") from exc
-    return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
-
-
-def _absolute(binary: str) -> str:
-    # PATH may hold relative entries (.venv/bin); commands run in other directories.
-    return str(Path(binary).resolve()) if os.sep in binary else binary
-
-
 PULL_TIMEOUT_S = 60.0
 
 
@@ -91,7 +43,7 @@ class Helm:
     """The helm binary: offline rendering of charts, and fetching a chart version."""
 
     def __init__(self, binary: str | None = None, runner: Runner = subprocess_runner) -> None:
-        self.binary = _absolute(binary or shutil.which("helm") or "helm")
+        self.binary = absolute_binary(binary or shutil.which("helm") or "helm")
         self._run = runner
 
     def template(
@@ -190,7 +142,7 @@ class HelmReleases:
             raise ToolError(
                 f"{binary or 'helm'} not found", hint="run `make tools` or install helm 3"
             )
-        self.binary = _absolute(found)
+        self.binary = absolute_binary(found)
         self.kube_context = kube_context
         self.timeout_s = timeout_s
         self._command = _argv_command()(

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from cluster_mgmt.adapters.helm import Completed, Helm
+from cluster_mgmt.adapters.helm import Helm
 from cluster_mgmt.adapters.helmfile import Helmfile
+from cluster_mgmt.adapters.process import Completed
 from cluster_mgmt.ops.validate import validate_project
 
 pytestmark = pytest.mark.integration
