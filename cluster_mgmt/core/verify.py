@@ -75,12 +75,17 @@ def skipped(name: str, message: str) -> CheckResult:
 
 @dataclass(frozen=True, slots=True)
 class ExpectedRelease:
-    """A release verify expects: its chart and pinned version (None: a local chart)."""
+    """A release verify expects: its chart and version (None: a local chart).
+
+    ``pinned`` is set after a rollback: the version the repository pins, while ``version`` is
+    the one the release went back to.
+    """
 
     name: str
     namespace: str
     chart: str | None
     version: str | None
+    pinned: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +165,31 @@ def judge_release(
             "the release was installed from another chart: re-deploy it",
         )
     if expected.version and version != expected.version:
+        wanted = "rolled back to" if expected.pinned else "pinned"
         return failed(
             name,
-            f"{where}: chart version {version} deployed, {expected.version} pinned",
+            f"{where}: chart version {version} deployed, {expected.version} {wanted}",
             "deploy the pinned version (cluster-mgmt apply), or pin this one under charts:",
         )
+    if expected.pinned and expected.pinned != version:
+        return passed(
+            name, f"{where} deployed (rolled back; the repository pins {expected.pinned})"
+        )
     return passed(name, f"{where} deployed")
+
+
+def after_rollback(expected: Expectations, versions: Mapping[str, str]) -> Expectations:
+    """``expected`` with the releases rolled back expected at the versions they went back to.
+
+    Args:
+        expected: what the config asks for.
+        versions: release name -> the chart version of the revision it was rolled back to.
+    """
+    releases = tuple(
+        replace(r, version=versions[r.name], pinned=r.version) if r.name in versions else r
+        for r in expected.releases
+    )
+    return replace(expected, releases=releases)
 
 
 def judge_rollout(name: str, rollout: Rollout | None, what: str, hint: str) -> CheckResult:

@@ -16,7 +16,7 @@ error (a failed verify after a guarded apply too).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -404,7 +404,14 @@ def _finished(
 
 def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
     """Deploy, verify, and on failure roll back what changed and verify again."""
-    from cluster_mgmt.ops.rollback import deploy_with_rollback, stack_releases
+    from cluster_mgmt.core.kube_objects import split_chart
+    from cluster_mgmt.core.verify import after_rollback
+    from cluster_mgmt.ops.rollback import (
+        RollbackStep,
+        StepOutcome,
+        deploy_with_rollback,
+        stack_releases,
+    )
     from cluster_mgmt.ops.verify import live_verifier, run_verify
 
     env = run.target.environment
@@ -425,7 +432,24 @@ def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
         run.progress(f"verify ({when}): {'passed' if report.ok else 'failed'}")
         return report
 
+    def verify_after_rollback(steps: Sequence[RollbackStep]) -> VerifyReport:
+        # The releases rolled back are expected at the versions they went back to, so the
+        # second verify tells whether the stack is healthy there, not that it is behind.
+        versions = {
+            step.release.name: split_chart(step.to_chart)[1]
+            for step in steps
+            if step.outcome == StepOutcome.ROLLED_BACK
+        }
+        nonlocal verifier
+        verifier = replace(verifier, expected=after_rollback(verifier.expected, versions))
+        return verify()
+
     guard = deploy_with_rollback(
-        run.cluster.helm, stack_releases(), deploy, verify, progress=run.progress
+        run.cluster.helm,
+        stack_releases(),
+        deploy,
+        verify,
+        progress=run.progress,
+        verify_after_rollback=verify_after_rollback,
     )
     return _finished(run, guard=guard, reports=tuple(reports))

@@ -210,8 +210,13 @@ def deploy_with_rollback(
     deploy: Callable[[], None],
     verify: Callable[[], Verdict],
     progress: Callable[[str], None] = lambda _line: None,
+    verify_after_rollback: Callable[[Sequence[RollbackStep]], Verdict] | None = None,
 ) -> GuardedDeploy:
-    """Deploy, verify, and on failure roll back every changed release and verify again."""
+    """Deploy, verify, and on failure roll back every changed release and verify again.
+
+    ``verify_after_rollback`` (default: ``verify``) receives the rollbacks done, so it can
+    expect the rolled-back releases at the versions they went back to.
+    """
     before = snapshot(helm, releases)
     try:
         deploy()
@@ -240,5 +245,8 @@ def deploy_with_rollback(
         progress(f"rolling back {step.release.name}: revision {step.from_revision} -> "
                  f"{step.to_revision} ({step.to_chart})")  # fmt: skip
     outcome.rolled_back = run_rollback(helm, steps)
-    outcome.second = verify()
+    if verify_after_rollback is None:
+        outcome.second = verify()
+    else:
+        outcome.second = verify_after_rollback(outcome.rolled_back)
     return outcome
