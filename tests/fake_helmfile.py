@@ -12,7 +12,9 @@ $FAKE_HELMFILE_SCENARIO with output shaped like helmfile 0.16x/1.x with helm-dif
 With $FAKE_HELMFILE_HELM_UPGRADES=1, `apply` also runs `<--helm-binary> upgrade --install`
 for each release of its UPDATED RELEASES table, as helmfile does (the recording fake helm
 then holds the new revisions).
-`build` and `template` run the real binary ($REAL_HELMFILE) when it is set. Every scenario
+`build` and `template` run the real binary ($REAL_HELMFILE) when it is set. `diff` and
+`apply` fail as the real one does (its requiredEnv error, exit 1) when GITLAB_AGENT_TOKEN
+is unset, which tests/ci/test_deploy.py checks against the real binary. Every scenario
 also prints the agent token once, as a careless tool might: callers must redact it.
 """
 
@@ -33,8 +35,18 @@ real = os.environ.get("REAL_HELMFILE")
 if command in ("build", "template") and real:
     os.execv(real, [real, *argv])
 
-scenario = os.environ.get("FAKE_HELMFILE_SCENARIO", "none")
+REQUIRED_ENV_ERROR = (
+    'in ./helmfile.d/40-gitlab-agent.yaml.gotmpl: failed to render values files '
+    '"../values/agent-token.yaml.gotmpl": failed to render [../values/agent-token.yaml.gotmpl], '
+    'because of template: stringTemplate:4:12: executing "stringTemplate" at <requiredEnv '
+    '"GITLAB_AGENT_TOKEN">: error calling requiredEnv: required env var `GITLAB_AGENT_TOKEN` '
+    "is not set"
+)
 token = os.environ.get("GITLAB_AGENT_TOKEN", "")
+if not token:
+    print(REQUIRED_ENV_ERROR, file=sys.stderr, flush=True)
+    sys.exit(1)
+scenario = os.environ.get("FAKE_HELMFILE_SCENARIO", "none")
 print(f"helmfile: using token {token} for the agent", file=sys.stderr, flush=True)
 
 DIFF_CHANGES = """\

@@ -10,6 +10,7 @@ so orchestration can be tested against a recording fake; the real binary is test
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,11 +93,18 @@ class Helmfile:
             )
         return result.stdout
 
-    def diff(self, project_dir: Path, target: Target, on_line: LineSink | None = None) -> Completed:
+    def diff(
+        self,
+        project_dir: Path,
+        target: Target,
+        on_line: LineSink | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Completed:
         """``helmfile diff`` with secrets suppressed; exit 0 no changes, 2 changes, else error.
 
         One release at a time (``--concurrency 1``) so each helm-diff block follows its own
         ``Comparing release=`` line and the changed releases can be told apart.
+        ``extra_env`` adds variables to helmfile's environment (e.g. plan's placeholders).
         """
         argv = self._argv(
             target,
@@ -108,9 +116,8 @@ class Helmfile:
             "--context",
             "3",
         )
-        return self._run(
-            argv, project_dir, self._env(target), DEPLOY_TIMEOUT_S, on_line, merge_output=True
-        )
+        env = {**(extra_env or {}), **self._env(target)}
+        return self._run(argv, project_dir, env, DEPLOY_TIMEOUT_S, on_line, merge_output=True)
 
     def apply(
         self,

@@ -9,20 +9,26 @@ and the steps after it run guarded: verify follows, and when it fails every rele
 revision changed goes back to its previous revision and verify runs again
 (:func:`~cluster_mgmt.ops.rollback.deploy_with_rollback`).
 
-``plan`` only reads: it says when apply would prepare the provider or restart pods.
+``plan`` only reads: it says when apply would prepare the provider or restart pods. The
+secrets that helmfile reads with ``requiredEnv`` are protected CI/CD variables, which GitLab
+gives only to pipelines of protected branches: a merge request's plan runs without them, so
+plan gives helmfile a placeholder for each one that is unset and says so (the Secret it
+feeds shows as changed, its data masked). ``apply`` never does: it needs the real values.
 Exit codes follow helmfile's ``--detailed-exitcode``: 0 nothing to change, 2 changes, 1
 error (a failed verify after a guarded apply too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cluster_mgmt.adapters import project_fs
 from cluster_mgmt.adapters.helmfile import Completed, Helmfile, LineSink, Target
+from cluster_mgmt.core.alerts import KEY_ENV as ALERTS_KEY_ENV
 from cluster_mgmt.core.config import Provider
 from cluster_mgmt.core.release_changes import (
     Action,
@@ -32,7 +38,7 @@ from cluster_mgmt.core.release_changes import (
     parse_selector,
     selects,
 )
-from cluster_mgmt.core.render import enabled_releases, release_chart
+from cluster_mgmt.core.render import AGENT_TOKEN_ENV, enabled_releases, release_chart
 from cluster_mgmt.core.stack import CHARTS, RELEASES
 from cluster_mgmt.errors import ClusterError, UserError
 from cluster_mgmt.ops.kube_target import KubeTarget, resolve_kube_target
@@ -45,6 +51,8 @@ if TYPE_CHECKING:
     from cluster_mgmt.ops.verify import VerifyReport
 
 CILIUM = "cilium"
+# What plan gives helmfile for a secret variable that is not set (see the module docs).
+PLAN_PLACEHOLDER = "cluster-mgmt-plan-placeholder"
 DEFAULT_VERIFY_TIMEOUT_S = 300.0
 
 
@@ -306,6 +314,34 @@ def _lines(completed: Completed) -> list[str]:
     return [*completed.stdout.splitlines(), *completed.stderr.splitlines()]
 
 
+def deploy_secrets(project: Project, target: Target) -> dict[str, str]:
+    """The variables helmfile reads with ``requiredEnv`` for ``target``, and their releases."""
+    env = target.environment
+    wanted = {AGENT_TOKEN_ENV: "gitlab-agent"}
+    if project.config.alerting(env):
+        wanted[ALERTS_KEY_ENV] = "prometheus"
+    return {name: rel for name, rel in wanted.items() if deploys_release(project, target, rel)}
+
+
+def plan_placeholders(
+    project: Project, target: Target, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Placeholders for the unset secret variables of ``target``, and a note for each."""
+    source = os.environ if environ is None else environ
+    env: dict[str, str] = {}
+    notes: list[str] = []
+    for name, release in deploy_secrets(project, target).items():
+        if source.get(name):
+            continue
+        env[name] = PLAN_PLACEHOLDER
+        notes.append(
+            f"{name} is not set (GitLab gives protected variables only to pipelines of "
+            f"protected branches): plan used a placeholder, so {release}'s Secret may show as "
+            "changed; apply needs the real value"
+        )
+    return env, tuple(notes)
+
+
 def plan(
     request: DeployRequest,
     *,
@@ -315,7 +351,8 @@ def plan(
     """``helmfile diff`` of one environment: which releases would change."""
     project = load_project(request.project_dir)
     target = _target(request, project)
-    completed = (helmfile or Helmfile()).diff(project.root, target, on_line)
+    placeholders, secret_notes = plan_placeholders(project, target)
+    completed = (helmfile or Helmfile()).diff(project.root, target, on_line, placeholders)
     if request.output_file is not None:
         project_fs.write_atomic(request.output_file, "\n".join(_lines(completed)) + "\n")
     _check(completed, "diff", target)
@@ -323,9 +360,8 @@ def plan(
     if completed.returncode == 2 and not changes:
         # helmfile saw a difference that its output does not attribute to a release.
         changes = (ReleaseChange("(unattributed)", "", Action.UPGRADE),)
-    return DeployResult(
-        target.environment, target.kube_context, changes, _plan_notes(project, target, changes)
-    )
+    notes = secret_notes + _plan_notes(project, target, changes)
+    return DeployResult(target.environment, target.kube_context, changes, notes)
 
 
 def _plan_notes(

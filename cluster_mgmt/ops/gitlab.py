@@ -31,8 +31,10 @@ from cluster_mgmt.adapters.gitlab import (
 )
 from cluster_mgmt.adapters.project_fs import MANIFEST
 from cluster_mgmt.adapters.secrets import redact
+from cluster_mgmt.core.alerts import KEY_ENV as ALERTS_KEY_ENV
 from cluster_mgmt.core.config import CONFIG_FILE
 from cluster_mgmt.core.gitlab_rules import blob_id, cron_problem
+from cluster_mgmt.core.render import AGENT_TOKEN_ENV
 from cluster_mgmt.errors import UserError
 from cluster_mgmt.ops.kube_target import environment_targets
 from cluster_mgmt.ops.project import Project as LocalProject
@@ -43,9 +45,8 @@ from cluster_mgmt.ops.project import (
     plan_render,
 )
 
-AGENT_TOKEN_VAR = "GITLAB_AGENT_TOKEN"
 KUBE_CONTEXT_VAR = "KUBE_CONTEXT"
-ALERTS_KEY_VAR = "GITLAB_ALERTS_KEY"
+ALERTS_KEY_VAR = ALERTS_KEY_ENV
 SCHEDULE_VAR = "CLUSTER_MGMT_SCHEDULE"
 ALERT_INTEGRATION_NAME = "cluster-mgmt"
 DEFAULT_UPGRADE_CRON = "0 6 * * 1"  # Mondays 06:00 UTC
@@ -369,8 +370,8 @@ def _ensure_agent_token(
     token it holds; the variable is current when that token is still active. Rotation
     creates the new token, stores it, then revokes the old one (GitLab allows two active).
     """
-    label = f"variable {AGENT_TOKEN_VAR} ({env})"
-    var = client.variable(remote, AGENT_TOKEN_VAR, env) if remote else None
+    label = f"variable {AGENT_TOKEN_ENV} ({env})"
+    var = client.variable(remote, AGENT_TOKEN_ENV, env) if remote else None
     tokens = client.agent_tokens(remote, agent) if remote and agent else []
     active = {t.id: t for t in tokens}
     held = _held_token(var)
@@ -440,7 +441,7 @@ def _ensure_agent_token(
     client.set_variable(
         remote,
         Variable(
-            AGENT_TOKEN_VAR,
+            AGENT_TOKEN_ENV,
             secret,
             env,
             masked=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,64 @@ def test_real_helmfile_refuses_a_selector_matching_nothing_offline(
     target = Target("dev", selectors=("name=does-not-exist",))
     with pytest.raises(ToolError, match="no releases found that matches specified selector"):
         Helmfile(helmfile_bin, helm_bin).template(project, target)
+
+
+def test_plan_without_protected_variables_uses_placeholders_and_says_so(
+    project, fake_helmfile, run_cli, monkeypatch
+):
+    """A merge request's pipeline has no protected variables: plan still runs, apply refuses."""
+    monkeypatch.delenv("GITLAB_AGENT_TOKEN")
+    monkeypatch.delenv("GITLAB_ALERTS_KEY", raising=False)
+    monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "changes")
+    result = run_cli("-C", project, "plan", "--env", "dev", "--detailed-exitcode")
+    assert result.exit_code == 2, result.stderr  # the diff, not an error
+    [call] = fake_helmfile.calls()
+    assert call["env"]["GITLAB_AGENT_TOKEN"] == deploy.PLAN_PLACEHOLDER
+    assert "note: GITLAB_AGENT_TOKEN is not set" in result.stderr
+    assert "note: GITLAB_ALERTS_KEY is not set" in result.stderr  # kind: prometheus, alerts on
+    assert "apply needs the real value" in result.stderr
+
+    applied = run_cli("-C", project, "apply", "--env", "dev", *NO_CLUSTER_STEPS)
+    assert applied.exit_code == 1
+    assert "required env var `GITLAB_AGENT_TOKEN` is not set" in applied.stderr
+    assert fake_helmfile.calls()[-1]["env"]["GITLAB_AGENT_TOKEN"] is None
+
+
+def test_plan_passes_set_variables_through_untouched(project, fake_helmfile, run_cli, monkeypatch):
+    monkeypatch.setenv("GITLAB_ALERTS_KEY", "alerts-key-0123456789abcdef")
+    result = run_cli("-C", project, "plan", "--env", "dev")
+    assert result.exit_code == 0, result.stderr
+    [call] = fake_helmfile.calls()
+    assert call["env"]["GITLAB_AGENT_TOKEN"] == TOKEN
+    assert "is not set" not in result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", ["kind", "eks", "gke"])
+def test_real_helmfile_renders_every_release_with_plan_placeholders_only(
+    case, make_project, helmfile_bin: str, helm_bin: str, monkeypatch, tmp_path
+) -> None:
+    """Every requiredEnv of the generated states is covered by plan's placeholders."""
+    import subprocess
+
+    from cluster_mgmt.ops.project import load_project
+
+    for name in ("GITLAB_AGENT_TOKEN", "GITLAB_ALERTS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    project_dir = make_project(case)
+    project = load_project(project_dir)
+    for env_name in project.config.environments:
+        placeholders, notes = deploy.plan_placeholders(project, Target(env_name), environ={})
+        argv = [helmfile_bin, "--helm-binary", helm_bin, "--environment", env_name,
+                "write-values", "--skip-deps",
+                "--output-file-template", f"{tmp_path}/{env_name}/{{{{ .Release.Name }}}}.yaml"]  # fmt: skip
+        bare = subprocess.run(argv, cwd=project_dir, capture_output=True, text=True, timeout=120)
+        assert bare.returncode != 0 and "error calling requiredEnv" in bare.stderr
+        filled = subprocess.run(
+            argv, cwd=project_dir, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "HELMFILE_V1MODE": "true", **placeholders},
+        )  # fmt: skip
+        assert filled.returncode == 0, filled.stderr
+        agent = (tmp_path / env_name / "gitlab-agent.yaml").read_text()
+        assert f"token: {deploy.PLAN_PLACEHOLDER}" in agent
+        assert len(notes) == len(placeholders)

@@ -170,6 +170,27 @@ def test_agent_token_never_appears_in_any_job_output(
     assert (project / "plan.diff").is_file() and TOKEN not in (project / "plan.diff").read_text()
 
 
+def test_merge_request_plan_passes_without_protected_variables(
+    make_project, gitlab_ci_local, fake_helmfile, monkeypatch
+) -> None:
+    """GitLab gives protected variables (the agent token, the alerts key) only to protected
+    branches: a merge request's plan job must work without them."""
+    monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "changes")
+    for name in ("GITLAB_AGENT_TOKEN", "GITLAB_ALERTS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    project = make_project("kind")
+    file = _shell_file(project, ["plan:dev"])
+    mr = {**MR, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature"}
+    result = _shell(gitlab_ci_local, project, file, ["plan:dev"], mr)
+    out = _all_output(project, result)
+    assert result.returncode == 0, out
+    assert "PASS  plan:dev" in out
+    assert "GITLAB_AGENT_TOKEN is not set" in out and "plan used a placeholder" in out
+    assert "2 release(s) would change" in out
+    [call] = fake_helmfile.calls()
+    assert call["env"]["GITLAB_AGENT_TOKEN"] == "cluster-mgmt-plan-placeholder"
+
+
 def test_drift_warn_is_an_allowed_failure(
     make_project, gitlab_ci_local, fake_helmfile, monkeypatch
 ) -> None:
