@@ -17,6 +17,28 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _ExitCode1Command(click.Command):
+    """A command whose usage errors exit 1: with --detailed-exitcode, 2 means "changes".
+
+    A mistyped flag in a CI job must fail the job, not pass as "drift found" where the
+    drift job is allowed to fail with 2.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
 def _deploy_options(f: F) -> F:
     f = click.option(
         "--detailed-exitcode",
@@ -101,7 +123,7 @@ def _errors_exit_1(run: Callable[[], DeployResult]) -> DeployResult:
         raise
 
 
-@click.command("plan")
+@click.command("plan", cls=_ExitCode1Command)
 @_deploy_options
 @click.option(
     "--output-file",
@@ -127,7 +149,7 @@ def plan_cmd(
     _changes_exit(result, "would change", detailed_exitcode)
 
 
-@click.command("apply")
+@click.command("apply", cls=_ExitCode1Command)
 @_deploy_options
 @click.option(
     "--skip-prepare",

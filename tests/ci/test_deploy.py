@@ -255,9 +255,9 @@ def test_real_helmfile_renders_every_release_with_plan_placeholders_only(
     project = load_project(project_dir)
     for env_name in project.config.environments:
         placeholders, notes = deploy.plan_placeholders(project, Target(env_name), environ={})
+        out = f"{tmp_path}/{env_name}/{{{{ .Release.Name }}}}.yaml"
         argv = [helmfile_bin, "--helm-binary", helm_bin, "--environment", env_name,
-                "write-values", "--skip-deps",
-                "--output-file-template", f"{tmp_path}/{env_name}/{{{{ .Release.Name }}}}.yaml"]  # fmt: skip
+                "write-values", "--skip-deps", "--output-file-template", out]  # fmt: skip
         bare = subprocess.run(argv, cwd=project_dir, capture_output=True, text=True, timeout=120)
         assert bare.returncode != 0 and "error calling requiredEnv" in bare.stderr
         filled = subprocess.run(
@@ -268,3 +268,19 @@ def test_real_helmfile_renders_every_release_with_plan_placeholders_only(
         agent = (tmp_path / env_name / "gitlab-agent.yaml").read_text()
         assert f"token: {deploy.PLAN_PLACEHOLDER}" in agent
         assert len(notes) == len(placeholders)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "--detailed-exitcode", "--bogus"],
+        ["plan", "--detailed-exitcode", "--output-file"],
+        ["apply", "--detailed-exitcode", "--verify-timeout", "soon"],
+        ["apply", "--detailed-exitcode", "--junit", "v.xml"],  # needs --rollback-on-failure
+    ],
+)
+def test_usage_errors_exit_1_because_2_means_changes(args, project, fake_helmfile, run_cli):
+    result = run_cli("-C", project, *args)
+    assert result.exit_code == 1, result.stderr
+    assert "Error:" in result.stderr
+    assert fake_helmfile.calls() == []
