@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _UsageErrorExit1(click.UsageError):
+    exit_code = 1
+
+
 class _ExitCode1Command(click.Command):
     """A command whose usage errors exit 1: with --detailed-exitcode, 2 means "changes".
 
@@ -28,15 +32,13 @@ class _ExitCode1Command(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
-            exc.exit_code = 1
-            raise
+            raise _UsageErrorExit1(exc.format_message(), exc.ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            exc.exit_code = 1
-            raise
+            raise _UsageErrorExit1(exc.format_message(), exc.ctx) from None
 
 
 def _deploy_options(f: F) -> F:
