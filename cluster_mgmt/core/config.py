@@ -516,6 +516,72 @@ def overlay(base: _ModelT, top: _ModelT) -> _ModelT:
     return base.model_copy(update=updates)
 
 
+_SELECTOR_RE = r"^[A-Za-z0-9_.-]+!?=[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+!?=[A-Za-z0-9_.-]+)*$"
+_STAGE_RE = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$"
+
+
+class DriftAction(StrEnum):
+    """What the scheduled drift job does when the cluster differs from the repository."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    DISABLED = "disabled"
+
+
+class ApplyWhen(StrEnum):
+    """When the apply job runs on the default branch."""
+
+    ON_SUCCESS = "on_success"
+    MANUAL = "manual"
+
+
+class CIJobs(_Model):
+    """The job settings of one environment's include of the component.
+
+    Set at the top level (``ci:``) for every environment and per environment
+    (``environments.<name>.ci:``); an environment's fields override the top-level ones.
+    """
+
+    drift: Annotated[
+        DriftAction | None,
+        Field(
+            description="Scheduled drift check: `fail` the job, `warn` (an allowed failure) "
+            "or `disabled`. Default fail."
+        ),
+    ] = None
+    apply_when: Annotated[
+        ApplyWhen | None,
+        Field(
+            description="`on_success`: apply when the default branch changes; `manual`: "
+            "wait for a click (e.g. production). Default on_success."
+        ),
+    ] = None
+    selector: Annotated[
+        str | None,
+        Field(
+            pattern=_SELECTOR_RE,
+            description="helmfile release selector (K=V[,K=V]) for plan, apply and drift, "
+            "e.g. name=cilium. Default: every release.",
+        ),
+    ] = None
+    rollback_on_failure: Annotated[
+        bool | None,
+        Field(
+            description="The apply job verifies and, when verify fails, rolls every release it "
+            "changed back to its previous revision (`apply --rollback-on-failure`; the verify "
+            "job is then left out). Default off."
+        ),
+    ] = None
+    kind_e2e: Annotated[
+        bool | None,
+        Field(
+            description="The opt-in kind-e2e job (install and verify on kind in docker:dind, "
+            "merge requests), for environments with provider kind (set at the top level, it "
+            "applies to those only). Default off."
+        ),
+    ] = None
+
+
 class Environment(_Model):
     """One cluster."""
 
@@ -532,6 +598,9 @@ class Environment(_Model):
     siem: Siem | None = None
     apps: Apps = Apps()
     alerts: Alerts = Alerts()
+    ci: Annotated[
+        CIJobs, Field(description="This environment's CI jobs (over the top-level ci:).")
+    ] = CIJobs()
 
     @field_validator("base_domain")
     @classmethod
@@ -555,6 +624,8 @@ class Environment(_Model):
             )
         if self.provider != Provider.EKS and self.cilium.egress_masquerade_interfaces:
             raise ValueError("cilium.egress_masquerade_interfaces applies to provider eks only")
+        if self.provider != Provider.KIND and self.ci.kind_e2e:
+            raise ValueError("ci.kind_e2e applies to provider kind only")
         return self
 
 
@@ -569,8 +640,8 @@ _IMAGE_RE = (
 )
 
 
-class CI(_Model):
-    """How the project's pipeline gets the cluster-mgmt CI/CD component."""
+class CI(CIJobs):
+    """How the project's pipeline gets the cluster-mgmt CI/CD component, and its jobs."""
 
     include: Annotated[
         str,
@@ -587,14 +658,15 @@ class CI(_Model):
             "image of the cluster-mgmt version that rendered the pipeline."
         ),
     ] = None
-    rollback_on_failure: Annotated[
-        bool,
-        Field(
-            description="The apply job verifies and, when verify fails, rolls every release it "
-            "changed back to its previous revision (`apply --rollback-on-failure`; the verify "
-            "job is then left out). Off by default."
-        ),
-    ] = False
+    validate_stage: Annotated[
+        str, Field(pattern=_STAGE_RE, description="Stage of validate and kind-e2e.")
+    ] = "test"
+    plan_stage: Annotated[
+        str, Field(pattern=_STAGE_RE, description="Stage of plan, drift and upgrade.")
+    ] = "test"
+    deploy_stage: Annotated[
+        str, Field(pattern=_STAGE_RE, description="Stage of apply and verify.")
+    ] = "deploy"
 
     @field_validator("include")
     @classmethod
@@ -664,6 +736,11 @@ class ProjectConfig(_Model):
     def alerts_for(self, env_name: str) -> Alerts:
         """The alerting settings of an environment (its own over the top-level ones)."""
         return overlay(self.alerts, self.environments[env_name].alerts)
+
+    def ci_jobs(self, env_name: str) -> CIJobs:
+        """The CI job settings of an environment (its own over the top-level ``ci:``)."""
+        top = CIJobs(**{name: getattr(self.ci, name) for name in CIJobs.model_fields})
+        return overlay(top, self.environments[env_name].ci)
 
     def alerting(self, env_name: str) -> bool:
         """Whether alerts are on in an environment (they need the prometheus release)."""

@@ -18,7 +18,7 @@ import yaml  # type: ignore[import-untyped]
 
 from cluster_mgmt.core import alerts
 from cluster_mgmt.core import values as v
-from cluster_mgmt.core.config import CONFIG_FILE, IngressController, ProjectConfig
+from cluster_mgmt.core.config import CONFIG_FILE, IngressController, ProjectConfig, Provider
 from cluster_mgmt.core.stack import CHARTS, PROMETHEUS_NAMESPACE, RELEASES
 
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -352,13 +352,29 @@ def ci_includes(config: ProjectConfig) -> list[dict[str, Any]]:
     """
     includes: list[dict[str, Any]] = []
     for index, env_name in enumerate(config.environments):
+        jobs = config.ci_jobs(env_name)
         inputs: dict[str, Any] = {"environment": env_name}
         if config.ci.image:
             inputs["image"] = config.ci.image
+        # Only what differs from the component's defaults, so the include stays short.
+        inputs |= {
+            name: value
+            for name, value, default in (
+                ("validate-stage", config.ci.validate_stage, "test"),
+                ("plan-stage", config.ci.plan_stage, "test"),
+                ("deploy-stage", config.ci.deploy_stage, "deploy"),
+                ("selector", jobs.selector or "", ""),
+                ("apply-when", str(jobs.apply_when or "on_success"), "on_success"),
+                ("drift", str(jobs.drift or "fail"), "fail"),
+            )
+            if value != default
+        }
         if index > 0:
             inputs["upgrade"] = "disabled"
-        if config.ci.rollback_on_failure:
+        if jobs.rollback_on_failure:
             inputs["rollback-on-failure"] = "enabled"
+        if jobs.kind_e2e and config.environments[env_name].provider == Provider.KIND:
+            inputs["kind-e2e"] = "enabled"
         if config.ci.include == "local":
             source: dict[str, Any] = {"local": str(CI_COMPONENT)}
         else:

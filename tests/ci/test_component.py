@@ -258,3 +258,75 @@ def test_this_repository_pipeline_builds_the_image_and_runs_the_tests() -> None:
     build = " ".join(jobs["build-image"]["script"])
     assert "ci/build.sh" in build and "--password-stdin" in build
     assert "$CI_REGISTRY_PASSWORD\" |" in build, "the registry password never goes on argv"
+
+
+PER_ENV_CONFIG = """\
+version: 1
+gitlab:
+  project: me/cluster-management
+ci:
+  drift: warn
+  plan_stage: plan
+  kind_e2e: true  # the kind environments only
+environments:
+  dev:
+    provider: kind
+    agent: dev
+  production:
+    provider: eks
+    agent: prod
+    ci:
+      apply_when: manual
+      drift: fail
+      selector: name=cilium,namespace=kube-system
+      rollback_on_failure: true
+"""
+
+
+def test_job_inputs_come_from_the_config_per_environment(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "cluster-mgmt.yaml").write_text(PER_ENV_CONFIG)
+    result = run_cli("-C", tmp_path, "render")
+    assert result.exit_code == 0, result.stderr
+    includes = tmp_path / ".gitlab/ci/environments.yml"
+    listed = yaml.load(includes.read_text())["include"]
+    assert [i["inputs"] for i in listed] == [
+        {"environment": "dev", "plan-stage": "plan", "drift": "warn", "kind-e2e": "enabled"},
+        {"environment": "production", "plan-stage": "plan",
+         "selector": "name=cilium,namespace=kube-system", "apply-when": "manual",
+         "upgrade": "disabled", "rollback-on-failure": "enabled"},
+    ]  # fmt: skip
+    inputs, _ = component_spec()
+    for include in listed:
+        for name, value in include["inputs"].items():
+            spec = inputs[name]
+            assert value in spec.get("options", [value]), name
+            assert re.search(spec.get("regex", ""), value), name
+    check_gitlab_ci_schema([tmp_path / ".gitlab-ci.yml", includes])
+    # Changing the config is how the jobs change: render --check is clean again after render.
+    assert run_cli("-C", tmp_path, "render", "--check").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("snippet", "line", "field", "message"),
+    [
+        ("ci:\n  drift: sometimes\n", 5, "ci.drift", "'fail', 'warn' or 'disabled'"),
+        ("ci:\n  selector: name=cilium; rm -rf /\n", 5, "ci.selector", "pattern"),
+        ("ci:\n  deploy_stage: \"deploy\\nfoo\"\n", 5, "ci.deploy_stage", "pattern"),
+        ("", 5, "environments.production", "ci.kind_e2e applies to provider kind only"),
+    ],
+)
+def test_bad_ci_job_settings_name_file_line_and_field(
+    snippet, line, field, message, tmp_path: Path, run_cli
+) -> None:
+    config = (
+        "version: 1\ngitlab:\n  project: me/cm\n"
+        + snippet
+        + "environments:\n  production:\n    provider: eks\n    agent: prod\n"
+        + ("    ci:\n      kind_e2e: true\n" if not snippet else "")
+    )
+    (tmp_path / "cluster-mgmt.yaml").write_text(config)
+    result = run_cli("-C", tmp_path, "render")
+    assert result.exit_code == 2
+    assert f"cluster-mgmt.yaml:{line}:" in result.stderr
+    assert field in result.stderr and message in result.stderr
+    assert not (tmp_path / ".gitlab").exists(), "nothing half-written"

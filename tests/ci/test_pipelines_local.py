@@ -28,6 +28,15 @@ TIMEOUT_S = 180
 MR = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "7"}
 PUSH = {"CI_PIPELINE_SOURCE": "push"}
 SCHEDULE = {"CI_PIPELINE_SOURCE": "schedule"}
+GOLDEN_KIND_HEAD = """\
+version: 1
+gitlab:
+  project: me/cluster-management
+environments:
+  dev:
+    provider: kind
+    agent: dev
+"""
 
 
 def _glci(
@@ -83,6 +92,18 @@ def test_job_lists_per_pipeline_type(case, envs, deploy_jobs, make_project, gitl
         assert drift_only == _expected(envs, "drift")
         upgrade_only = _jobs(run, project, {**SCHEDULE, "CLUSTER_MGMT_SCHEDULE": "upgrade"})
         assert upgrade_only == [f"upgrade:{first}"]
+
+
+def test_config_sets_each_environments_jobs(make_project, gitlab_ci_local) -> None:
+    """Per-environment job settings come from cluster-mgmt.yaml, not from edited includes."""
+    config = (GOLDEN_KIND_HEAD + "  production:\n    provider: kind\n    agent: prod\n"
+              "    ci:\n      apply_when: manual\n")  # fmt: skip
+    project = make_project(config=config)
+    result = _glci(gitlab_ci_local, project, "--list-csv", variables=PUSH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split(";") for line in result.stdout.splitlines() if line.startswith("apply:")]
+    assert {row[0]: row[3] for row in rows} == {"apply:dev": "on_success",
+                                                "apply:production": "manual"}  # fmt: skip
 
 
 def _shell_file(project: Path, jobs: list[str], body: str = "") -> str:
