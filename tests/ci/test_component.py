@@ -330,3 +330,32 @@ def test_bad_ci_job_settings_name_file_line_and_field(
     assert f"cluster-mgmt.yaml:{line}:" in result.stderr
     assert field in result.stderr and message in result.stderr
     assert not (tmp_path / ".gitlab").exists(), "nothing half-written"
+
+
+def test_the_image_lock_pins_every_dependency_exactly_with_hashes() -> None:
+    """ci/requirements.lock: each runtime dependency (and theirs) once, ==, with sha256s."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    text = (REPO / "ci" / "requirements.lock").read_text()
+    pins: dict[str, str] = {}
+    for block in re.split(r"\n(?=[A-Za-z])", text):
+        head = block.split("\\", 1)[0].strip()
+        if not head or head.startswith("#"):
+            continue
+        name, _, version = head.partition("==")
+        assert version and "--hash=sha256:" in block, head
+        assert canonicalize_name(name) not in pins, f"{name} pinned twice"
+        pins[canonicalize_name(name)] = version.split(";")[0].strip()
+    assert "--index-url" not in text and "file://" not in text, "no machine-specific index"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not in ci/requirements.lock"
+        assert requirement.specifier.contains(pinned), f"{requirement.name}=={pinned} vs {spec}"
+    dockerfile = (REPO / "ci" / "Dockerfile").read_text()
+    assert "pip install --require-hashes -r /opt/cluster-mgmt/ci/requirements.lock" in dockerfile
+    assert "pip install --no-deps /opt/cluster-mgmt/src" in dockerfile
