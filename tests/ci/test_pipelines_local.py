@@ -87,6 +87,10 @@ def test_job_lists_per_pipeline_type(case, envs, deploy_jobs, make_project, gitl
     )
     first = envs[0]  # upgrade is project-wide: one job, from the first environment's include
     assert _jobs(run, project, SCHEDULE) == sorted([*_expected(envs, "drift"), f"upgrade:{first}"])
+    # A mistyped schedule variable runs the read-only job only.
+    assert _jobs(run, project, {**SCHEDULE, "CLUSTER_MGMT_SCHEDULE": "upgrdae"}) == _expected(
+        envs, "drift"
+    )
     if len(envs) > 1:
         drift_only = _jobs(run, project, {**SCHEDULE, "CLUSTER_MGMT_SCHEDULE": "drift"})
         assert drift_only == _expected(envs, "drift")
@@ -216,13 +220,11 @@ def test_drift_warn_is_an_allowed_failure(
     make_project, gitlab_ci_local, fake_helmfile, monkeypatch
 ) -> None:
     monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "changes")
-    project = make_project("kind")
-    (project / ".gitlab/ci/environments.yml").write_text(
-        "include:\n  - local: .gitlab/ci/cluster-management.yml\n"
-        "    inputs: {environment: dev, drift: warn}\n"
-    )
+    project = make_project(config=GOLDEN_KIND_HEAD + "ci:\n  drift: warn\n")
     file = _shell_file(project, ["drift:dev"])
-    result = _shell(gitlab_ci_local, project, file, ["drift:dev"], SCHEDULE)
+    mistyped = {**SCHEDULE, "CLUSTER_MGMT_SCHEDULE": "drfit"}
+    result = _shell(gitlab_ci_local, project, file, ["drift:dev"], mistyped)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert re.search(r"drift:dev finished in .* WARN 2", out), out
+    assert "CLUSTER_MGMT_SCHEDULE is neither drift nor upgrade" in out
