@@ -359,3 +359,24 @@ def test_the_image_lock_pins_every_dependency_exactly_with_hashes() -> None:
     dockerfile = (REPO / "ci" / "Dockerfile").read_text()
     assert "pip install --require-hashes -r /opt/cluster-mgmt/ci/requirements.lock" in dockerfile
     assert "pip install --no-deps /opt/cluster-mgmt/src" in dockerfile
+
+
+def test_release_job_publishes_only_exact_version_tags_matching_the_package() -> None:
+    import subprocess
+
+    jobs = yaml.load((REPO / ".gitlab-ci.yml").read_text())
+    release = jobs["release"]
+    assert release["release"]["tag_name"] == "$CI_COMMIT_TAG"
+    assert release["needs"] == ["build-image"], "the image of the version exists first"
+    [rule] = release["rules"]
+    pattern = rule["if"].split("=~", 1)[1].strip().strip("/")
+    for tag, ok in (("1.2.3", True), ("v1.2.3", False), ("1.2", False), ("1.2.3-rc1", False)):
+        assert bool(re.fullmatch(pattern, tag)) is ok, tag
+    script = "\n".join(release["script"])
+    for tag, code in ((__version__, 0), ("9.9.9", 1)):
+        done = subprocess.run(
+            ["sh", "-c", script], cwd=REPO, env={"CI_COMMIT_TAG": tag, "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert done.returncode == code, done.stderr
+    assert "is not the package version" in done.stderr
