@@ -8,6 +8,7 @@ subprocess or an HTTP answer passes it through :func:`redact`.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections.abc import Mapping
@@ -37,6 +38,9 @@ def register_secret(value: str, label: str = "secret") -> None:
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:
     """``text`` with every known secret value replaced by ``<NAME>``.
 
+    Each value is also found base64-encoded (shown as ``<NAME (base64)>``), as a Secret's
+    ``data`` holds it.
+
     Args:
         text: a log line, command output or error message.
         env: the environment to read secret variables from (default: ``os.environ``).
@@ -45,6 +49,12 @@ def redact(text: str, env: Mapping[str, str] | None = None) -> str:
     pairs = [(source.get(name) or "", name) for name in SECRET_ENV]
     with _lock:
         pairs += list(_registered.items())
+    # A Secret manifest carries the value base64-encoded (helm output, a failed render).
+    pairs += [
+        (base64.b64encode(secret.encode()).decode(), f"{name} (base64)")
+        for secret, name in list(pairs)
+        if len(secret) >= MIN_SECRET_LEN
+    ]
     # Longest first, so a secret containing another is replaced whole.
     for secret, name in sorted(pairs, key=lambda p: -len(p[0])):
         if len(secret) >= MIN_SECRET_LEN and secret in text:

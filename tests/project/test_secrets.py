@@ -20,3 +20,13 @@ def test_short_values_are_left_alone_and_longest_secret_wins() -> None:
 def test_registered_secrets_are_redacted_for_the_rest_of_the_process() -> None:
     register_secret("glagent-created-at-runtime", "agent token")
     assert redact("got glagent-created-at-runtime", {}) == "got <agent token>"
+
+
+def test_base64_forms_of_secrets_are_redacted_too() -> None:
+    import base64
+
+    token = "glagent-s3cr3t-token-value-0123456789"
+    encoded = base64.b64encode(token.encode()).decode()
+    text = f"data:\n  token: {encoded}\nplain {token}"
+    out = redact(text, {"GITLAB_AGENT_TOKEN": token})
+    assert out == "data:\n  token: <GITLAB_AGENT_TOKEN (base64)>\nplain <GITLAB_AGENT_TOKEN>"
