@@ -281,4 +281,4 @@ def test_a_failed_helmfile_apply_rolls_back_too(run_cli, project: Path, cluster,
 
 def test_junit_needs_rollback_on_failure(run_cli, project: Path, cluster):
     result = run_cli("-C", project, "apply", "--env", "production", "--junit", "x.xml")
-    assert result.exit_code == 2 and "--junit needs --rollback-on-failure" in result.stderr
+    assert result.exit_code == 1 and "--junit needs --rollback-on-failure" in result.stderr
