@@ -42,11 +42,10 @@ def prepare_cmd(
 
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
-    env_name = single_environment(project, env)
     target = kube_target(
-        ctx, env=env_name if kube_context is None else env, kube_context=kube_context,
-        kubeconfig=kubeconfig, project_dir=project_dir,
-    )  # fmt: skip
+        ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig, project_dir=project_dir
+    )
+    env_name = target.env or single_environment(project, env)
     result = prepare_provider(
         kube_client(target), project.config, env_name, dry_run=dry_run, revert=revert
     )

@@ -77,11 +77,10 @@ def verify_cmd(
     timeout_s = timeout
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
-    env_name = single_environment(project, env)
     target = kube_target(
-        ctx, env=env_name if kube_context is None else env, kube_context=kube_context,
-        kubeconfig=kubeconfig, project_dir=project_dir,
-    )  # fmt: skip
+        ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig, project_dir=project_dir
+    )
+    env_name = target.env or single_environment(project, env)
     kube = kube_client(target)
     kube.server_version()  # unreachable or refused: one line, exit 2, before any check runs
     verifier = live_verifier(project.config, env_name, target, kube, timeout_s)

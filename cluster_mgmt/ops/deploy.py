@@ -274,10 +274,11 @@ BEFORE_HELMFILE: tuple[Step, ...] = (_require_rendered, _prepare_provider)
 AFTER_HELMFILE: tuple[Step, ...] = (_restart_unmanaged,)
 
 
-def _kube_target(request: DeployRequest, env: str) -> KubeTarget:
+def _kube_target(request: DeployRequest) -> KubeTarget:
+    """The one resolver's answer: ``--env`` beats ``KUBE_CONTEXT``, which beats the only env."""
     return resolve_kube_target(
         request.project_dir,
-        env=env,
+        env=request.env,
         kube_context=request.kube_context,
         ambient_context=request.ambient_context,
         kubeconfig=request.kubeconfig,
@@ -289,7 +290,7 @@ def _target(request: DeployRequest, project: Project) -> Target:
         names = ", ".join(project.config.environments)
         raise UserError(f"several environments ({names}): choose one with --env")
     env = request.env or next(iter(project.config.environments))
-    kube = _kube_target(request, env)
+    kube = _kube_target(request)
     selectors: list[str] = []
     for text in request.selectors:
         try:
@@ -402,7 +403,7 @@ def apply(
     """
     project = load_project(request.project_dir)
     target = _target(request, project)
-    kube_target = _kube_target(request, target.environment)
+    kube_target = _kube_target(request)
     run = ApplyRun(
         project, target, helmfile or Helmfile(), on_line, request, ClusterAccess(kube_target)
     )

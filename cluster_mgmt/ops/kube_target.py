@@ -6,7 +6,9 @@ Precedence, most explicit first:
 2. ``--env ENV``: the environment's context from cluster-mgmt.yaml (``<project>:<agent>``
    by default, which is the GitLab agent's context in CI);
 3. ``KUBE_CONTEXT`` from the process environment (set per environment scope in CI);
-4. the kubeconfig's current context.
+4. in a project directory, the context of its only environment (with several, the
+   command asks for ``--env``: it never guesses between clusters);
+5. outside a project, the kubeconfig's current context.
 
 ``--kubeconfig`` (or ``KUBECONFIG``) selects the file in every case.
 """
@@ -79,6 +81,16 @@ def resolve_kube_target(
         return KubeTarget(kube_context, kubeconfig, None, "--kube-context")
     if ambient_context:
         return KubeTarget(ambient_context, kubeconfig, None, "KUBE_CONTEXT")
+    from cluster_mgmt.core.config import CONFIG_FILE
+
+    if (project_dir / CONFIG_FILE).is_file():
+        from cluster_mgmt.ops.project import load_project
+
+        project = load_project(project_dir)
+        name = single_environment(project, None)
+        return KubeTarget(
+            project.config.kube_context(name), kubeconfig, name, f"environment {name}"
+        )
     return KubeTarget(None, kubeconfig)
 
 
@@ -110,6 +122,7 @@ def single_environment(project: Project, env: str | None) -> str:
         from cluster_mgmt.errors import UserError
 
         raise UserError(
-            f"the project has {len(names)} environments ({', '.join(names)}): say which with --env"
+            f"the project has {len(names)} environments ({', '.join(names)}): say which with "
+            "--env (or give --kube-context)"
         )
     return names[0]

@@ -69,3 +69,27 @@ def test_rollback_with_an_unknown_context_is_one_line(run_cli, kube_fake, helm_b
     monkeypatch.setenv("PATH", f"{Path(helm_bin).parent}{os.pathsep}{os.environ['PATH']}")
     line = _one_error_line(run_cli("rollback", "cilium", "--kube-context", "nope"))
     assert line.startswith("error: helm history cilium failed:") and "nope" in line
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_every_command_resolves_the_context_the_same_way(
+    run_cli, project, tmp_path, command, monkeypatch
+):
+    """Without --env, KUBE_CONTEXT wins over the project's only environment, for every live
+    command alike; without either, that environment's context is used (never the kubeconfig's
+    current one, which may be another cluster)."""
+    bare = tuple(a for a in command if a not in ("--env", "production"))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: other, context: {cluster: c, user: u}}]\ncurrent-context: other\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("KUBE_CONTEXT", "from-ci-scope")
+    line = _one_error_line(run_cli("-C", project, *bare))
+    assert "context 'from-ci-scope'" in line
+    monkeypatch.delenv("KUBE_CONTEXT")
+    line = _one_error_line(run_cli("-C", project, *bare))
+    assert "context 'my-group/cluster-management:dev-agent'" in line

@@ -34,8 +34,19 @@ def test_precedence_flag_then_env_then_ambient_then_current(project: Path) -> No
     assert by_env.describe() == f"context {AGENT_CONTEXT!r} (environment dev)"
     ambient = resolve_kube_target(project, ambient_context="amb")
     assert (ambient.context, ambient.origin) == ("amb", "KUBE_CONTEXT")
-    current = resolve_kube_target(project)
+    only = resolve_kube_target(project)
+    assert (only.context, only.env, only.origin) == (AGENT_CONTEXT, "dev", "environment dev")
+    current = resolve_kube_target(project / "not-a-project")
     assert current.context is None and current.describe() == "the kubeconfig's current context"
+
+
+def test_several_environments_never_guess(project: Path) -> None:
+    config = project / "cluster-mgmt.yaml"
+    config.write_text(config.read_text() + "  prod:\n    provider: kind\n    agent: prod-agent\n")
+    with pytest.raises(UserError, match=r"2 environments \(dev, prod\): say which with --env"):
+        resolve_kube_target(project)
+    assert resolve_kube_target(project, env="prod").env == "prod"
+    assert resolve_kube_target(project, ambient_context="amb").context == "amb"
 
 
 def test_unknown_environment_and_missing_project(project: Path, tmp_path: Path) -> None:
