@@ -224,11 +224,11 @@ def test_one_version_file_feeds_scripts_dockerfile_and_docs() -> None:
                 assert value not in text, f"{where} repeats {key}; read it from versions.env"
         assert not re.search(r"\b[0-9a-f]{64}\b", text), where
     # Every download is checked: helm and kubectl by install-tools.sh (which the image runs),
-    # helmfile v1 and helm-diff by the Dockerfile itself.
+    # helmfile v1, helm-diff and kind by the Dockerfile itself.
     assert "install-tools.sh /usr/local/bin helm kubectl" in dockerfile
     for key in ("HELM", "KUBECTL", "HELMFILE_TEST"):
         assert f'"${key}_SHA256"' in install, key
-    for key in ("HELMFILE", "HELM_DIFF"):
+    for key in ("HELMFILE", "HELM_DIFF", "KIND"):
         assert f'echo "${{{key}_SHA256}}' in dockerfile, key
     assert versions["HELMFILE_VERSION"].startswith("1."), "the job image runs helmfile v1"
     assert versions["HELM_VERSION"].startswith("3.")
