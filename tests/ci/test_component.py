@@ -99,6 +99,14 @@ def test_component_inputs_are_typed_with_defaults_and_grammar() -> None:
     assert re.search(inputs["environment"]["regex"], "prod\nx") is None
     assert re.search(inputs["selector"]["regex"], "name=cilium; rm -rf /") is None
     assert re.search(inputs["kube-context"]["regex"], "a:b $(id)") is None
+    image = inputs["image"]["regex"]
+    for floating in ("r.example/g/job:latest", "r.example:5000/job:latest", "r.example/job"):
+        assert re.search(image, floating) is None, floating
+    for pinned in (
+        "r.example/g/job:0.1.0", "r.example:5000/job:v1", "r.example/job:lates",
+        "r.example/job:latest-1", "r.example/job:l", f"r.example/job@sha256:{'a' * 64}",
+    ):  # fmt: skip
+        assert re.search(image, pinned), pinned
 
 
 def test_component_image_is_pinned_to_the_package_version() -> None:
