@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from cluster_mgmt.cli import state
-from cluster_mgmt.cli.options import context_from_flag, kube_options, timeout_option
+from cluster_mgmt.cli.options import context_from_flag, junit_option, kube_options, timeout_option
 
 if TYPE_CHECKING:
     from cluster_mgmt.ops.deploy import DeployRequest, DeployResult
@@ -173,12 +173,9 @@ def plan_cmd(
 @timeout_option(
     "5m", "Deadline of each verify run of --rollback-on-failure.", flag="--verify-timeout"
 )
-@click.option(
-    "--junit",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="With --rollback-on-failure: write the verify results (after the deploy, and after "
-    "a rollback) as JUnit XML, for GitLab's test report.",
+@junit_option(
+    "With --rollback-on-failure: write the verify results (after the deploy, and after "
+    "a rollback) as JUnit XML, for GitLab's test report."
 )
 @click.pass_context
 def apply_cmd(

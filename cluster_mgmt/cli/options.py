@@ -7,6 +7,7 @@ Only click is imported here, so ``cluster-mgmt --help`` stays fast.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -153,4 +154,34 @@ def kube_target(
         kube_context=explicit,
         ambient_context=ambient,
         kubeconfig=kubeconfig,
+    )
+
+
+def junit_option(help_text: str) -> Callable[[F], F]:
+    """``--junit FILE``, refused up front when the file could not be written at the end.
+
+    A report written after minutes of checks must not fail on a missing directory: the
+    directory must exist and be writable, and FILE must not be a directory.
+    """
+
+    def writable(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        parent = value.parent
+        if value.is_dir():
+            raise click.BadParameter(f"{value} is a directory", ctx, param)
+        if not parent.is_dir():
+            raise click.BadParameter(f"directory {parent} does not exist (for {value})", ctx, param)
+        if not os.access(parent, os.W_OK | os.X_OK) or (
+            value.exists() and not os.access(value, os.W_OK)
+        ):
+            raise click.BadParameter(f"{value} is not writable", ctx, param)
+        return value
+
+    return click.option(
+        "--junit",
+        type=click.Path(path_type=Path),
+        metavar="FILE",
+        callback=writable,
+        help=help_text,
     )

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cluster_mgmt.cli.options import kube_options, kube_target, output_option, timeout_option
+from cluster_mgmt.cli.options import (
+    junit_option,
+    kube_options,
+    kube_target,
+    output_option,
+    timeout_option,
+)
 from cluster_mgmt.cli.output import echo_json, echo_table
 
 if TYPE_CHECKING:
@@ -21,12 +27,7 @@ if TYPE_CHECKING:
 @click.command("verify")
 @kube_options
 @output_option("table", "json")
-@click.option(
-    "--junit",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Also write the results as JUnit XML (for GitLab's test report).",
-)
+@junit_option("Also write the results as JUnit XML (for GitLab's test report).")
 @timeout_option("5m", "One deadline for all checks (90s, 5m, 1h).")
 @click.option(
     "--probe",
