@@ -211,6 +211,8 @@ class KubeFake:
         self.reactors: list[Reactor] = []
         # PodDisruptionBudget (namespace, name) -> evictions to refuse before allowing one
         self.pdb_refusals: dict[tuple[str, str], int] = {}
+        # (method, path) the caller's RBAC does not allow: answered 403 Forbidden
+        self.forbidden: set[tuple[str, str]] = set()
         self._serial = itertools.count(1)
         self._resource_version = itertools.count(1000)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -623,6 +625,10 @@ class KubeFake:
                 authorized = self.headers.get("Authorization") == f"Bearer {fake.token}"
                 if fake.token is not None and not public and not authorized:
                     _send(self, 401, status_body(401, "Unauthorized", "Unauthorized"))
+                    return
+                if (method, url.path) in fake.forbidden:
+                    message = f'{method} {url.path} is forbidden: RBAC: access denied'
+                    _send(self, 403, status_body(403, "Forbidden", message))
                     return
                 if method == "GET" and fake._proxy(self, self.path):
                     return

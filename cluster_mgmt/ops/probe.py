@@ -5,7 +5,9 @@ ingress to it, and a client pod that connects once. Blocking mode expects the co
 dropped; audit mode expects it through (logged, not blocked) and, when Prometheus is there,
 an AUDIT verdict for the namespace in Hubble's flow metrics. The namespace is deleted at the
 end, whatever happens: :meth:`Probe.cleanup` is idempotent and ``verify`` also calls it from
-the main thread on Ctrl-C or SIGTERM.
+the main thread on Ctrl-C or SIGTERM. It deletes only the namespace this run created: the
+namespace carries a per-run token, checked before the delete, so a refused create (RBAC), a
+name taken by someone else or an interrupted request never deletes a namespace it does not own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cluster_mgmt.errors import ClusterError
 
 PROBE_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 PROBE_LABEL = "cluster-mgmt.io/probe"
+RUN_ANNOTATION = "cluster-mgmt.io/probe-run"
 SERVER_PORT = 8080
 POLICY_NAME = "cluster-mgmt-probe-deny"
 CHECK = "probe"
@@ -60,6 +63,7 @@ class Probe:
         self.audit_mode = audit_mode
         self.prometheus = prometheus
         self.namespace = namespace or probe_namespace()
+        self.run_token = secrets.token_hex(8)
         self._lock = threading.Lock()
         self._created = False
         self._cleaned = False
@@ -75,27 +79,42 @@ class Probe:
             self.cleanup()
 
     def cleanup(self) -> None:
-        """Delete the probe namespace (once; safe from any thread)."""
+        """Delete the probe namespace if this run created it (once; safe from any thread)."""
         with self._lock:
             if self._cleaned or not self._created:
                 self._cleaned = True
                 return
             self._cleaned = True
+        path = f"/api/v1/namespaces/{self.namespace}"
         try:
-            self.kube.delete(f"/api/v1/namespaces/{self.namespace}")
+            if self._owns_namespace():
+                self.kube.delete(path)
         except ClusterError as exc:
             self.cleanup_error = (
                 f"could not delete namespace {self.namespace}: {exc.message} "
                 f"(kubectl delete namespace {self.namespace})"
             )
 
+    def _owns_namespace(self) -> bool:
+        """Whether the namespace exists and carries this run's token."""
+        current = self.kube.get_optional(f"/api/v1/namespaces/{self.namespace}")
+        annotations = ((current or {}).get("metadata") or {}).get("annotations") or {}
+        return annotations.get(RUN_ANNOTATION) == self.run_token
+
     def _run(self, deadline: float, timing: Timing) -> CheckResult:
         ns = self.namespace
         with self._lock:
             if self._cleaned:  # cancelled before it started
                 return failed(CHECK, "probe cancelled before it started")
-            self._created = True
-        self.kube.create("/api/v1/namespaces", _namespace(ns))
+            self._created = True  # it may exist even if the answer never arrives
+        try:
+            self.kube.create("/api/v1/namespaces", _namespace(ns, self.run_token))
+        except ClusterError as exc:
+            raise ClusterError(
+                f"cannot create namespace {ns}: {exc.message}",
+                hint="the probe needs to create and delete a namespace and, in it, pods, a "
+                "service and a CiliumNetworkPolicy; run verify without --probe otherwise",
+            ) from exc
         self.kube.create(f"/api/v1/namespaces/{ns}/pods", _server_pod(ns, self.image))
         self.kube.create(f"/api/v1/namespaces/{ns}/services", _service(ns))
         self._wait(deadline, timing, "the server pod to be ready with a Cilium endpoint",
@@ -176,11 +195,15 @@ def _labels(role: str) -> dict[str, str]:
     return {PROBE_LABEL: role, "app.kubernetes.io/managed-by": "cluster-mgmt"}
 
 
-def _namespace(ns: str) -> dict[str, Any]:
+def _namespace(ns: str, run_token: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": ns, "labels": _labels("namespace")},
+        "metadata": {
+            "name": ns,
+            "labels": _labels("namespace"),
+            "annotations": {RUN_ANNOTATION: run_token},
+        },
     }
 
 
