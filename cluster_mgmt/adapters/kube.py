@@ -8,7 +8,10 @@ library or HTTP error into :class:`~cluster_mgmt.errors.ClusterError`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -29,40 +32,70 @@ from cluster_mgmt.core.kube_objects import (
 )
 from cluster_mgmt.errors import ClusterError
 
-# Bounded waits: the API server (or the GitLab agent's proxy) must answer within these.
+# Bounded waits: the API server (or the GitLab agent's proxy) must answer within these, and
+# within the command's --timeout when that is shorter.
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
 MAX_PAGES = 1000  # with limit=500 per page: half a million objects of one kind
 
 
+def request_timeout(timeout_s: float | None) -> tuple[float, float]:
+    """``(connect, read)`` seconds of each request: the defaults, capped by ``timeout_s``."""
+    if timeout_s is None:
+        return CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+    return min(CONNECT_TIMEOUT_S, timeout_s), min(READ_TIMEOUT_S, timeout_s)
+
+
 class KubeClient:
     """A small JSON client for the Kubernetes API."""
 
-    def __init__(self, api_client: Any, context: str | None) -> None:
+    def __init__(
+        self, api_client: Any, context: str | None, timeout_s: float | None = None
+    ) -> None:
         self._api = api_client
         self.context = context
+        self.timeout = request_timeout(timeout_s)
+        self.server = str(getattr(getattr(api_client, "configuration", None), "host", "") or "")
 
     @classmethod
     def from_kubeconfig(
-        cls, context: str | None = None, kubeconfig: str | None = None
+        cls,
+        context: str | None = None,
+        kubeconfig: str | None = None,
+        timeout_s: float | None = None,
     ) -> KubeClient:
-        """Build a client from a kubeconfig (``KUBECONFIG`` or ``~/.kube/config``) and context."""
+        """Build a client from a kubeconfig (``KUBECONFIG`` or ``~/.kube/config``) and context.
+
+        Each request then waits at most :func:`request_timeout` of ``timeout_s`` (the
+        command's ``--timeout``) and is sent once: urllib3 retries nothing.
+        """
         import yaml  # type: ignore[import-untyped]
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
+        from urllib3.util.retry import Retry
 
+        configuration = client.Configuration()
+        # urllib3 would retry a GET three times after a read timeout: a hung API server
+        # would cost four timeouts. Callers that poll (restart, verify) ask again themselves.
+        configuration.retries = Retry(total=0, read=False, redirect=False)
         try:
-            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
+            with _logged_errors() as logged:
+                api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                    config_file=kubeconfig, context=context, client_configuration=configuration
+                )
         except (ConfigException, OSError, ValueError, yaml.YAMLError, TypeError, KeyError) as exc:
             # Malformed files raise YAML, type or key errors: all are one line for the user.
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            source = f" in {kubeconfig}" if kubeconfig else ""
             raise ClusterError(
-                f"cannot load kubeconfig{source} for {_where(context)}: {redact(reason)}",
+                f"cannot load kubeconfig{_source(kubeconfig)} for {_where(context)}: "
+                f"{redact(reason)}",
                 hint="check KUBECONFIG and --kube-context (kubectl config get-contexts)",
             ) from exc
+        if logged:
+            # The loader logs a failed exec credential plugin and goes on without credentials.
+            raise _credential_error(kubeconfig, context, logged[-1])
         assert isinstance(api_client, client.ApiClient)
-        return cls(api_client, context)
+        return cls(api_client, context, timeout_s)
 
     def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET an API path and decode its JSON body."""
@@ -248,13 +281,29 @@ class KubeClient:
         from urllib3.exceptions import HTTPError
 
         try:
-            return _request(self._api, method, path, params, body, content_type, accept)
+            return _request(
+                self._api, method, path, params, body, content_type, accept, self.timeout
+            )
         except ApiException as exc:
             raise ClusterError(
                 _describe_api_error(method, path, exc.status, exc.body),
                 hint=_hint(exc.status, self.context),
             ) from exc
         except (HTTPError, OSError) as exc:
+            timed_out = _timed_out(exc)
+            if timed_out is not None:
+                connect_s, read_s = self.timeout
+                what = (
+                    f"accept a connection within {connect_s:g} s"
+                    if timed_out == "connect"
+                    else f"answer within {read_s:g} s"
+                )
+                raise ClusterError(
+                    f"Kubernetes API server {self.server or '(unknown)'} did not {what} "
+                    f"({method} {path})",
+                    hint=f"is the cluster up and the kube context right? ({_where(self.context)}; "
+                    "kubectl cluster-info); raise --timeout if it is only slow",
+                ) from exc
             raise ClusterError(
                 f"Kubernetes API unreachable ({method} {path}): {redact(str(exc))}",
                 hint=f"is the cluster up and the kube context right? ({_where(self.context)}; "
@@ -276,6 +325,91 @@ class Eviction:
 
     status: EvictionStatus
     message: str
+
+
+def _timed_out(exc: BaseException) -> str | None:
+    """``connect`` or ``read`` when a request timed out (urllib3 may wrap it), else None."""
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NewConnectionError,
+        ReadTimeoutError,
+    )
+
+    reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+    # NewConnectionError (refused, no route) subclasses ConnectTimeoutError: not a timeout.
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return "connect"
+    if isinstance(reason, ReadTimeoutError | TimeoutError):
+        return "read"
+    return None
+
+
+@contextmanager
+def _logged_errors() -> Iterator[list[str]]:
+    """Collect what the kubernetes config loader logs instead of letting it print.
+
+    It logs a failed exec credential plugin on the root logger (which would print
+    ``ERROR:root:...``) and carries on without credentials.
+    """
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(logging.ERROR)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        root.removeHandler(handler)
+
+
+def _exec_command(kubeconfig: str | None, context: str | None) -> str | None:
+    """The exec credential plugin the context's user runs, if any."""
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION, KubeConfigMerger
+
+    try:
+        merged = KubeConfigMerger(kubeconfig or KUBE_CONFIG_DEFAULT_LOCATION).config  # type: ignore[no-untyped-call]
+        name = context or merged["current-context"]
+        user_name = merged["contexts"].get_with_name(name)["context"]["user"]
+        exec_config = merged["users"].get_with_name(user_name)["user"].safe_get("exec")
+    except (ConfigException, OSError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(exec_config, Mapping) or not exec_config.get("command"):
+        return None
+    return str(exec_config["command"])
+
+
+def _credential_error(kubeconfig: str | None, context: str | None, logged: str) -> ClusterError:
+    """One line for a credential plugin that is missing or failed."""
+    reason = redact(" ".join(logged.split()))[:300]
+    command = _exec_command(kubeconfig, context)
+    if command is None:
+        return ClusterError(
+            f"cannot load the credentials of {_where(context)}{_source(kubeconfig)}: {reason}",
+            hint="check the user of the context (kubectl config view --minify)",
+        )
+    if shutil.which(command) is None:
+        return ClusterError(
+            f"the credential plugin {command!r} of {_where(context)}{_source(kubeconfig)} "
+            "is not installed (not found on PATH)",
+            hint=f"install {command} (e.g. the AWS CLI for EKS, gke-gcloud-auth-plugin for "
+            "GKE) or add its directory to PATH",
+        )
+    return ClusterError(
+        f"the credential plugin {command!r} of {_where(context)}{_source(kubeconfig)} "
+        f"failed: {reason}",
+        hint=f"run {command} by hand to see why (logged in? the right profile or project?) "
+        "and check PATH",
+    )
+
+
+def _source(kubeconfig: str | None) -> str:
+    return f" in {kubeconfig}" if kubeconfig else ""
 
 
 def _collection(group_version: str, plural: str, namespace: str | None) -> str:
@@ -322,6 +456,7 @@ def _request(
     body: Mapping[str, Any] | None,
     content_type: str,
     accept: tuple[int, ...],
+    timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
 ) -> tuple[int, bytes]:
     """Send with the client's auth; raise ``ApiException`` on a status not 2xx nor accepted.
 
@@ -333,7 +468,6 @@ def _request(
     headers = {"Accept": "application/json, */*"}
     if body is not None:
         headers["Content-Type"] = content_type
-    timeout = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
     query = list((params or {}).items())
     if not hasattr(api, "param_serialize"):
         try:

@@ -13,6 +13,7 @@ from cluster_mgmt.cli.output import echo_json, echo_table
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--revert", is_flag=True, help="Undo the changes prepare made (EKS: aws-node).")
 @output_option("table", "json")
+@timeout_option("1m", "How long each answer of the API server may take.")
 @click.pass_context
 def prepare_cmd(
     ctx: click.Context,
@@ -22,6 +23,7 @@ def prepare_cmd(
     dry_run: bool,
     revert: bool,
     fmt: str,
+    timeout: float,
 ) -> None:
     """Prepare the cluster for Cilium, as Cilium's guide for its provider says.
 
@@ -47,7 +49,7 @@ def prepare_cmd(
     )
     env_name = target.env or single_environment(project, env)
     result = prepare_provider(
-        kube_client(target), project.config, env_name, dry_run=dry_run, revert=revert
+        kube_client(target, timeout), project.config, env_name, dry_run=dry_run, revert=revert
     )
     plan = result.plan
     verb = "would change" if dry_run else "changed"

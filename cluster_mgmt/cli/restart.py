@@ -68,7 +68,7 @@ def restart_cmd(
         ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig,
         project_dir=state(ctx).project_dir,
     )  # fmt: skip
-    kube = kube_client(target)
+    kube = kube_client(target, timeout)
     if dry_run:
         selection = restart.find_unmanaged(
             kube, namespace=namespace, include_bare=include_bare_pods

@@ -82,7 +82,7 @@ def verify_cmd(
         ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig, project_dir=project_dir
     )
     env_name = target.env or single_environment(project, env)
-    kube = kube_client(target)
+    kube = kube_client(target, timeout_s)
     kube.server_version()  # unreachable or refused: one line, exit 2, before any check runs
     verifier = live_verifier(project.config, env_name, target, kube, timeout_s)
     expected, prometheus = verifier.expected, verifier.prometheus

@@ -104,11 +104,14 @@ def environment_targets(
     }
 
 
-def kube_client(target: KubeTarget) -> KubeClient:
-    """A Kubernetes API client for ``target`` (errors: one line, exit 2)."""
+def kube_client(target: KubeTarget, timeout_s: float | None = None) -> KubeClient:
+    """A Kubernetes API client for ``target`` (errors: one line, exit 2).
+
+    ``timeout_s`` (the command's ``--timeout``) caps how long each request may wait.
+    """
     from cluster_mgmt.adapters.kube import KubeClient
 
-    return KubeClient.from_kubeconfig(target.context, target.kubeconfig)
+    return KubeClient.from_kubeconfig(target.context, target.kubeconfig, timeout_s)
 
 
 def single_environment(project: Project, env: str | None) -> str:

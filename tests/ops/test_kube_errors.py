@@ -4,6 +4,12 @@ for every live command of this area."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,3 +99,111 @@ def test_every_command_resolves_the_context_the_same_way(
     monkeypatch.delenv("KUBE_CONTEXT")
     line = _one_error_line(run_cli("-C", project, *bare))
     assert "context 'my-group/cluster-management:dev-agent'" in line
+
+
+def _kubeconfig(path: Path, server: str, user: str = "{token: t}") -> Path:
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+        f"users: [{{name: u, user: {user}}}]\n"
+        "contexts: [{name: here, context: {cluster: c, user: u}}]\ncurrent-context: here\n"
+    )
+    return path
+
+
+@pytest.fixture
+def silent_api() -> Iterator[tuple[str, list[socket.socket]]]:
+    """An "API server" that accepts every TCP connection and never writes a byte."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+def _cli(*args: str | os.PathLike[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """The real entry point in a child process: what a user sees on stderr, nothing hidden."""
+    return subprocess.run(
+        [sys.executable, "-m", "cluster_mgmt", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_a_hung_api_server_is_one_line_within_the_timeout(
+    project, tmp_path, command, silent_api, monkeypatch
+):
+    server, accepted = silent_api
+    monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(tmp_path / "kubeconfig", server)))
+    monkeypatch.delenv("KUBE_CONTEXT", raising=False)
+    started = time.monotonic()
+    result = _cli("-C", project, *command, "--kube-context", "here", "--timeout", "2s",
+                  timeout=30)  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "ERROR" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert f"Kubernetes API server {server} did not answer within 2 s" in line, line
+    assert "raise --timeout" in result.stderr
+    # One request, sent once: urllib3 did not retry the read timeout.
+    assert len(accepted) == 1
+    assert 2 <= elapsed < 8, elapsed
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_a_missing_credential_plugin_is_one_line(run_cli, project, tmp_path, command, monkeypatch):
+    plugin = "gke-gcloud-auth-plugin-not-installed"
+    user = f"{{exec: {{apiVersion: client.authentication.k8s.io/v1beta1, command: {plugin}}}}}"
+    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9", user)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    result = run_cli("-C", project, *command, "--kube-context", "here")
+    line = _one_error_line(result)
+    assert f"the credential plugin '{plugin}' of context 'here' in {kubeconfig}" in line
+    assert "is not installed (not found on PATH)" in line
+    assert f"hint: install {plugin}" in result.stderr and "PATH" in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_a_failing_credential_plugin_is_one_line(run_cli, project, tmp_path, command, monkeypatch):
+    plugin = tmp_path / "aws"
+    plugin.write_text("#!/bin/sh\necho 'Unable to locate credentials' >&2\nexit 1\n")
+    plugin.chmod(0o755)
+    user = f"{{exec: {{apiVersion: client.authentication.k8s.io/v1beta1, command: '{plugin}'}}}}"
+    monkeypatch.setenv(
+        "KUBECONFIG", str(_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9", user))
+    )
+    result = run_cli("-C", project, *command, "--kube-context", "here")
+    line = _one_error_line(result)
+    assert f"the credential plugin '{plugin}' of context 'here'" in line
+    assert "failed: exec: process returned 1. Unable to locate credentials" in line
+    assert f"hint: run {plugin} by hand" in result.stderr
+
+
+def test_credential_plugin_errors_print_nothing_else(project, tmp_path, monkeypatch):
+    """The kubernetes loader logs the failure on the root logger; the user sees one error."""
+    user = "{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws-not-here}}"
+    monkeypatch.setenv(
+        "KUBECONFIG", str(_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9", user))
+    )
+    result = _cli("-C", project, "verify", "--kube-context", "here", timeout=60)
+    assert result.returncode == 2
+    assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["error", "hint"], (
+        result.stderr
+    )
