@@ -17,7 +17,8 @@ the real ``helm`` binary and ``kubectl`` reach it through an ordinary kubeconfig
 
 kmock 0.8 cannot serve ``GET /api/v1/namespaces`` (its path parser reads ``namespaces`` as a
 namespace segment), hence a plain ``http.server``. Reactors (callables run after each write)
-let a test play a controller, e.g. Cilium's agent in the ``verify --probe`` tests.
+let a test play a controller, e.g. Cilium's agent in the ``verify --probe`` tests; read
+reactors (run before each GET) let state change between reads.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ KIND_OF = {r.key: kind for kind, r in RESOURCES.items()}
 
 Reactor = Callable[["KubeFake", str, str, dict[str, Any]], None]
 """``reactor(fake, verb, kind, obj)`` after a create/patch/delete/evict, under the lock."""
+ReadReactor = Callable[["KubeFake", str], None]
+"""``reactor(fake, path)`` before a GET is answered, under the lock: state that changes
+between reads (a DaemonSet that becomes ready after a few looks)."""
 
 
 def status_body(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
@@ -209,6 +213,7 @@ class KubeFake:
         self.calls: list[tuple[str, str, Any]] = []  # (method, path with query, JSON body)
         self.proxies: dict[tuple[str, str, str], str] = {}
         self.reactors: list[Reactor] = []
+        self.read_reactors: list[ReadReactor] = []
         # PodDisruptionBudget (namespace, name) -> evictions to refuse before allowing one
         self.pdb_refusals: dict[tuple[str, str], int] = {}
         # (method, path) the caller's RBAC does not allow: answered 403 Forbidden
@@ -620,6 +625,9 @@ class KubeFake:
                 with fake.lock:
                     fake.requests.append(url.path)
                     fake.calls.append((method, self.path, body))
+                    if method == "GET":
+                        for reactor in list(fake.read_reactors):
+                            reactor(fake, url.path)
                 # /version, /healthz are public (system:public-info-viewer), as on real clusters.
                 public = url.path in ("/version", "/healthz", "/livez", "/readyz")
                 authorized = self.headers.get("Authorization") == f"Bearer {fake.token}"

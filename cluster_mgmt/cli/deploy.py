@@ -171,7 +171,11 @@ def plan_cmd(
     "roll every changed release back to its previous revision and verify again; exit 1.",
 )
 @timeout_option(
-    "5m", "Deadline of each verify run of --rollback-on-failure.", flag="--verify-timeout"
+    "5m",
+    "With --rollback-on-failure: how long verify runs its failed checks again (after 1 s, "
+    "doubling to 10 s) while the stack settles, before it rolls back; the same after a "
+    "rollback.",
+    flag="--verify-timeout",
 )
 @junit_option(
     "With --rollback-on-failure: write the verify results (after the deploy, and after "

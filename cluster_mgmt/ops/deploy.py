@@ -5,9 +5,10 @@
 when this apply installs Cilium for the first time), then helmfile, then the steps in
 :data:`AFTER_HELMFILE`, which see which releases changed (the pods Cilium does not manage
 are restarted when Cilium was installed or changed). With ``rollback_on_failure`` helmfile
-and the steps after it run guarded: verify follows, and when it fails every release whose
-revision changed goes back to its previous revision and verify runs again
-(:func:`~cluster_mgmt.ops.rollback.deploy_with_rollback`).
+and the steps after it run guarded: verify follows (its failed checks run again with a
+backoff until ``verify_timeout_s``, as the stack may still be settling), and when it still
+fails every release whose revision changed goes back to its previous revision and verify
+runs again (:func:`~cluster_mgmt.ops.rollback.deploy_with_rollback`).
 
 ``plan`` only reads: it says when apply would prepare the provider or restart pods. The
 secrets that helmfile reads with ``requiredEnv`` are protected CI/CD variables, which GitLab
@@ -77,7 +78,8 @@ class DeployRequest:
         prepare: apply prepares the provider before the first Cilium install.
         restart: apply restarts the pods Cilium does not manage after Cilium changed.
         rollback_on_failure: apply verifies and rolls the changed releases back on failure.
-        verify_timeout_s: the deadline of each verify run of a guarded apply.
+        verify_timeout_s: how long each verify of a guarded apply runs its failed checks
+            again (backoff 1 s doubling to 10 s) before they count as failed.
     """
 
     project_dir: Path
@@ -448,6 +450,7 @@ def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
         StepOutcome,
         deploy_with_rollback,
         stack_releases,
+        verify_until_settled,
     )
     from cluster_mgmt.ops.verify import live_verifier, run_verify
 
@@ -462,7 +465,19 @@ def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
     def verify() -> VerifyReport:
         when = "after rollback" if reports else "after deploy"
         run.progress(f"verify ({when}): {len(verifier.checks())} checks")
-        report = run_verify(verifier, timeout_s=run.request.verify_timeout_s)
+
+        def attempt(previous: VerifyReport | None, left_s: float) -> VerifyReport:
+            if previous is None:
+                return run_verify(verifier, timeout_s=left_s)
+            again = run_verify(verifier, timeout_s=left_s, only={r.name for r in previous.failures})
+            redone = {r.name: r for r in again.results}
+            return replace(previous, results=tuple(redone.get(r.name, r) for r in previous.results))
+
+        def waiting(report: VerifyReport, delay_s: float) -> None:
+            names = ", ".join(r.name for r in report.failures)
+            run.progress(f"verify ({when}): failing: {names}; checking again in {delay_s:g} s")
+
+        report = verify_until_settled(attempt, run.request.verify_timeout_s, waiting=waiting)
         reports.append(report)
         for failure in report.failures:
             run.progress(f"verify ({when}): {failure.name} failed: {failure.message}")

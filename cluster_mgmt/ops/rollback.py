@@ -5,14 +5,20 @@ current revision of every release, runs the deploy, runs verify; when either fai
 release whose revision changed goes back to the revision it had before, verify runs again,
 and both outcomes are reported. The deploy and verify steps are callables, so ``apply``
 passes its own.
+
+Just after helmfile returns the stack may still be settling (a DaemonSet rolling out on the
+last node, a Prometheus target not scraped yet): :func:`verify_until_settled` runs the
+failed checks again with a backoff until a deadline, and only what still fails then counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cluster_mgmt.adapters.helm import HelmReleases, HelmRevision
 from cluster_mgmt.core.stack import RELEASES
@@ -157,6 +163,53 @@ class Verdict(Protocol):
     def ok(self) -> bool:
         """Every required check passed."""
         ...
+
+
+V = TypeVar("V", bound=Verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Waits between verify attempts: ``first_s``, doubling, at most ``max_s``."""
+
+    first_s: float = 1.0
+    max_s: float = 10.0
+
+    def delays(self) -> Iterator[float]:
+        """``first_s``, ``2 * first_s``, … capped at ``max_s``, without end."""
+        delay = self.first_s
+        while True:
+            yield delay
+            delay = min(delay * 2, self.max_s)
+
+
+def verify_until_settled(
+    attempt: Callable[[V | None, float], V],
+    timeout_s: float,
+    *,
+    backoff: Backoff = Backoff(),  # noqa: B008 - frozen, so one shared default is safe
+    now: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    waiting: Callable[[V, float], None] = lambda _verdict, _delay: None,
+) -> V:
+    """Verify until it passes or ``timeout_s`` has passed; the last verdict.
+
+    ``attempt(previous, seconds_left)`` runs the checks: all of them first (``previous`` is
+    None), then those that failed in ``previous`` (the ones that passed stay passed).
+    ``waiting(verdict, delay)`` is told before each wait. Another attempt starts only when
+    the wait ends before the deadline, and gets the time left; attempts are also bounded by
+    how many backoff steps fit in ``timeout_s``.
+    """
+    deadline = now() + timeout_s
+    verdict = attempt(None, timeout_s)
+    max_attempts = math.ceil(timeout_s / backoff.first_s)
+    for _, delay in zip(range(max_attempts), backoff.delays(), strict=False):
+        if verdict.ok or deadline - now() <= delay:
+            break
+        waiting(verdict, delay)
+        sleep(delay)
+        verdict = attempt(verdict, max(deadline - now(), 0.0))
+    return verdict
 
 
 @dataclass(slots=True)

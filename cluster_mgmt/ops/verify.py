@@ -10,7 +10,7 @@ namespace, which is deleted whatever happens (also on Ctrl-C).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -241,15 +241,17 @@ def run_verify(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     probe: Probe | None = None,
     timing: Timing | None = None,
+    only: Collection[str] | None = None,
 ) -> VerifyReport:
     """Run every check concurrently under one deadline; the probe too when given.
 
+    ``only`` names the checks to run (e.g. those that failed before); None runs them all.
     On KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the CLI) the probe namespace
     is deleted before the interrupt goes on.
     """
     timing = timing or Timing(time.monotonic, time.sleep)
     deadline = time.monotonic() + timeout_s
-    checks = verifier.checks()
+    checks = [(n, c) for n, c in verifier.checks() if only is None or n in only]
     notes: list[str] = []
     if verifier.helm is None:
         notes.append("helm not found: release state read from helm's storage Secrets")

@@ -195,8 +195,9 @@ def test_failed_verify_rolls_every_changed_release_back(
     monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "upgrade")
     junit = tmp_path / "apply-verify.xml"
 
+    # A short --verify-timeout: the failed checks run again until then, and keep failing.
     result = run_cli("-C", project, "apply", "--env", "production", "--rollback-on-failure",
-                     "--verify-timeout", "1m", "--junit", junit)  # fmt: skip
+                     "--verify-timeout", "2s", "--junit", junit)  # fmt: skip
     assert result.exit_code == 1, result.stdout + result.stderr
     # helmfile waited for the resources before verify looked.
     [call] = helmfile.calls()
@@ -265,12 +266,50 @@ def test_passing_verify_rolls_nothing_back(
     _no_secret(result.stdout, result.stderr)
 
 
+def test_a_check_failing_just_after_helmfile_runs_again_and_nothing_rolls_back(
+    run_cli, project: Path, cluster, live_prometheus: LivePrometheus, monkeypatch
+):
+    kube, helm, _ = cluster
+    healthy_stack(kube, live_prometheus.url)
+    # helmfile returned while the Cilium agent was still starting on the third node.
+    kube.add(daemonset("kube-system", "cilium", desired=3, ready=2, labels={"k8s-app": "cilium"}))
+    agent = "/apis/apps/v1/namespaces/kube-system/daemonsets/cilium"
+    reads: list[str] = []
+
+    def agent_ready_on_the_second_look(fake: KubeFake, path: str) -> None:
+        if path == agent:
+            reads.append(path)
+            if len(reads) == 2:
+                fake.update("DaemonSet", "kube-system", "cilium",
+                            {"status": {"numberReady": 3, "numberAvailable": 3}})  # fmt: skip
+
+    kube.read_reactors.append(agent_ready_on_the_second_look)
+    _installed_stack(helm, old={"cilium": "1.19.5"})
+    monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "upgrade")
+
+    result = run_cli("-C", project, "apply", "--env", "production", "--rollback-on-failure",
+                     "--verify-timeout", "30s")  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert _helm_commands(helm, "rollback") == []
+    assert ("cluster-mgmt: verify (after deploy): failing: cilium-rollout; checking again in 1 s"
+            in result.stderr)  # fmt: skip
+    assert "cluster-mgmt: verify (after deploy): passed" in result.stderr
+    assert [line.strip() for line in result.stdout.splitlines()][-2:] == [
+        "rollback-on-failure:",
+        "verify after deploy: passed",
+    ]
+    # Only the failed check ran again: the agent was read twice, cilium-config once.
+    assert len(reads) == 2
+    assert kube.requests.count("/api/v1/namespaces/kube-system/configmaps/cilium-config") == 1
+
+
 def test_a_failed_helmfile_apply_rolls_back_too(run_cli, project: Path, cluster, monkeypatch):
     kube, helm, _ = cluster
     healthy_stack(kube, None)
     _installed_stack(helm, old={})
     monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "error")
-    result = run_cli("-C", project, "apply", "--env", "production", "--rollback-on-failure")
+    result = run_cli("-C", project, "apply", "--env", "production", "--rollback-on-failure",
+                     "--verify-timeout", "2s")  # fmt: skip
     assert result.exit_code == 1
     assert "deploy failed: helmfile apply failed" in result.stdout
     assert "helmfile apply failed for environment 'production'" in result.stdout

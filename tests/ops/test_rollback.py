@@ -20,6 +20,7 @@ from cluster_mgmt.ops.rollback import (
     deploy_with_rollback,
     plan_rollback,
     stack_releases,
+    verify_until_settled,
 )
 
 
@@ -256,3 +257,69 @@ def test_rollback_timeout_is_a_duration(run_cli, stack_helm: FakeHelm):
     assert argv[argv.index("--timeout") + 1] == "120s"
     bad = run_cli("rollback", "cilium", "--timeout", "soon")
     assert bad.exit_code == 2 and "Invalid value for '--timeout'" in bad.stderr
+
+
+@dataclass
+class Checks:
+    """A verdict over named checks, as verify's report is."""
+
+    failing: frozenset[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
+
+
+class ManualClock:
+    """Time that moves only when slept: the loop is followed without waiting."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+def test_failed_checks_run_again_with_backoff_until_they_pass():
+    clock = ManualClock()
+    ready_at = {"cilium-rollout": 6.0, "hubble-metrics": 1.0}  # settle at these times
+    runs: list[tuple[float, frozenset[str] | None, float]] = []
+
+    def attempt(previous: Checks | None, left: float) -> Checks:
+        names = None if previous is None else previous.failing
+        runs.append((clock.t, names, left))
+        todo = {"release/cilium", *ready_at} if names is None else names
+        return Checks(frozenset(n for n in todo if clock.t < ready_at.get(n, 0.0)))
+
+    verdict = verify_until_settled(attempt, 60, now=clock.now, sleep=clock.sleep)
+    assert verdict.ok
+    assert clock.sleeps == [1, 2, 4]
+    # All checks first; then only those that failed (passed ones stay passed).
+    assert runs == [
+        (0.0, None, 60),
+        (1.0, frozenset({"cilium-rollout", "hubble-metrics"}), 59.0),
+        (3.0, frozenset({"cilium-rollout"}), 57.0),
+        (7.0, frozenset({"cilium-rollout"}), 53.0),
+    ]
+
+
+def test_checks_still_failing_at_the_deadline_fail():
+    clock = ManualClock()
+    seen: list[float] = []
+
+    def attempt(previous: Checks | None, left: float) -> Checks:
+        return Checks(frozenset({"cilium-rollout"}))
+
+    verdict = verify_until_settled(
+        attempt, 30, now=clock.now, sleep=clock.sleep,
+        waiting=lambda _verdict, delay: seen.append(delay),
+    )  # fmt: skip
+    assert not verdict.ok
+    # 1, 2, 4, 8 then 10 s at most; no wait that would end past the deadline (t=30).
+    assert clock.sleeps == [1, 2, 4, 8, 10] and seen == clock.sleeps
+    assert clock.t == 25
