@@ -164,6 +164,12 @@ def plan_cmd(
     help="Do not restart the pods Cilium does not manage after Cilium was installed or "
     "changed (see `restart-unmanaged-pods`).",
 )
+@timeout_option(
+    "10m",
+    "Deadline of that restart (PodDisruptionBudget refusals included); pods left are "
+    "reported and apply exits 1, without a rollback.",
+    flag="--restart-timeout",
+)
 @click.option(
     "--rollback-on-failure",
     is_flag=True,
@@ -191,6 +197,7 @@ def apply_cmd(
     detailed_exitcode: bool,
     skip_prepare: bool,
     skip_restart: bool,
+    restart_timeout: float,
     rollback_on_failure: bool,
     verify_timeout: float,
     junit: Path | None,
@@ -215,7 +222,7 @@ def apply_cmd(
         raise click.UsageError("--junit needs --rollback-on-failure (else use `verify --junit`)")
     request = _request(
         ctx, env, kube_context, kubeconfig, selectors,
-        prepare=not skip_prepare, restart=not skip_restart,
+        prepare=not skip_prepare, restart=not skip_restart, restart_timeout_s=restart_timeout,
         rollback_on_failure=rollback_on_failure, verify_timeout_s=verify_timeout,
     )  # fmt: skip
     result = _errors_exit_1(lambda: apply(request, on_line=_progress))

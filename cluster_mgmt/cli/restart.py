@@ -49,7 +49,11 @@ def restart_cmd(
     until they are recreated. Only running pods without a CiliumEndpoint that are not on the
     host network are touched. They are evicted (PodDisruptionBudgets are honoured; a refusal
     is retried, never turned into a delete), owner by owner, --max-unavailable at a time.
-    Pods without a controller are skipped unless --include-bare-pods.
+    Pods without a controller are skipped unless --include-bare-pods. Each pod's outcome is
+    printed: evicted, gone, blocked (a budget refused it until the deadline; the budgets are
+    named), not-replaced (its owner did not bring it back within 3 minutes) or not-reached.
+    Exit 0 when every pod was restarted, 1 when some were not, 2 on bad input or an
+    unreachable cluster.
 
     \b
     Examples:
@@ -58,7 +62,7 @@ def restart_cmd(
     """  # noqa: D301 - click's \\b keeps the example lines unwrapped
     from cluster_mgmt.cli import state
     from cluster_mgmt.core.unmanaged import pod_entry
-    from cluster_mgmt.errors import ClusterError
+    from cluster_mgmt.errors import ChangesDetected
     from cluster_mgmt.ops import restart
     from cluster_mgmt.ops.kube_target import kube_client
 
@@ -104,10 +108,12 @@ def restart_cmd(
         click.echo(f"skipped {pod.namespace}/{pod.name}: {reason}", err=True)
     if not report.complete:
         left = [r for r in report.results if r.outcome not in ("evicted", "gone")]
-        raise ClusterError(
-            f"{len(left)} pod(s) not restarted: "
+        kinds = sorted({str(r.outcome) for r in left})
+        raise ChangesDetected(
+            f"{len(left)} pod(s) not restarted ({', '.join(kinds)}): "
             + ", ".join(f"{r.pod.namespace}/{r.pod.name} ({r.outcome})" for r in left[:5])
-            + (" …" if len(left) > 5 else ""),
-            hint="a PodDisruptionBudget refused the eviction until the deadline: "
-            "raise --timeout or check the budget (kubectl get pdb -A)",
+            + (" …" if len(left) > 5 else "")
+            + "; see the MESSAGE column: a PodDisruptionBudget that allows no disruption "
+            "(kubectl get pdb -A), or a workload whose new pods do not become ready",
+            1,
         )

@@ -371,5 +371,7 @@ def judge_unmanaged(unmanaged: Sequence[Pod]) -> CheckResult:
         name,
         f"{len(unmanaged)} running pod(s) not managed by Cilium (policies do not apply to "
         f"them): {shown}{more}",
-        "cluster-mgmt restart-unmanaged-pods (see --dry-run first)",
+        "cluster-mgmt restart-unmanaged-pods (see --dry-run first); a pod it reports "
+        "`blocked` is held by a PodDisruptionBudget that allows no disruption now "
+        "(kubectl get pdb -n NAMESPACE)",
     )

@@ -77,6 +77,7 @@ class DeployRequest:
         output_file: where plan writes the diff (redacted), for a CI artifact.
         prepare: apply prepares the provider before the first Cilium install.
         restart: apply restarts the pods Cilium does not manage after Cilium changed.
+        restart_timeout_s: the deadline of that restart.
         rollback_on_failure: apply verifies and rolls the changed releases back on failure.
         verify_timeout_s: how long each verify of a guarded apply runs its failed checks
             again (backoff 1 s doubling to 10 s) before they count as failed.
@@ -91,6 +92,7 @@ class DeployRequest:
     output_file: Path | None = None
     prepare: bool = True
     restart: bool = True
+    restart_timeout_s: float = 600.0
     rollback_on_failure: bool = False
     verify_timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S
 
@@ -174,6 +176,8 @@ class ApplyRun:
     result: DeployResult | None = None
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Pods the restart step could not restart (a budget, a workload that did not come back).
+    restart_left: int = 0
 
     def progress(self, line: str) -> None:
         """A progress line of a step (streamed like helmfile's own lines)."""
@@ -258,16 +262,23 @@ def _restart_unmanaged(run: ApplyRun) -> None:
 
     run.progress(f"restart: cilium {change.action}: restarting the pods Cilium does not manage")
     report = restart_unmanaged(
-        run.cluster.kube, progress=lambda line: run.progress(f"restart: {line}")
+        run.cluster.kube,
+        timeout_s=run.request.restart_timeout_s,
+        progress=lambda line: run.progress(f"restart: {line}"),
     )
     left = [r for r in report.results if r.outcome not in (Outcome.EVICTED, Outcome.GONE)]
     restarted = len(report.results) - len(left)
     run.notes.append(f"restarted {restarted} pod(s) Cilium did not manage")
     if left:
+        # The releases are fine: this fails apply (exit 1) but is never a reason to roll back.
+        run.restart_left = len(left)
         run.problems.append(
             f"{len(left)} pod(s) not restarted: "
-            + ", ".join(f"{r.pod.namespace}/{r.pod.name} ({r.outcome})" for r in left[:5])
-            + " (run `cluster-mgmt restart-unmanaged-pods`)"
+            + ", ".join(
+                f"{r.pod.namespace}/{r.pod.name} ({r.outcome}: {r.message})" for r in left[:5]
+            )
+            + (" …" if len(left) > 5 else "")
+            + " (see `cluster-mgmt restart-unmanaged-pods --dry-run`, `kubectl get pdb -A`)"
         )
 
 
@@ -468,10 +479,13 @@ def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
 
         def attempt(previous: VerifyReport | None, left_s: float) -> VerifyReport:
             if previous is None:
-                return run_verify(verifier, timeout_s=left_s)
+                return _excuse_restart_leftovers(run, run_verify(verifier, timeout_s=left_s))
             again = run_verify(verifier, timeout_s=left_s, only={r.name for r in previous.failures})
             redone = {r.name: r for r in again.results}
-            return replace(previous, results=tuple(redone.get(r.name, r) for r in previous.results))
+            return _excuse_restart_leftovers(
+                run,
+                replace(previous, results=tuple(redone.get(r.name, r) for r in previous.results)),
+            )
 
         def waiting(report: VerifyReport, delay_s: float) -> None:
             names = ", ".join(r.name for r in report.failures)
@@ -505,3 +519,24 @@ def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
         verify_after_rollback=verify_after_rollback,
     )
     return _finished(run, guard=guard, reports=tuple(reports))
+
+
+def _excuse_restart_leftovers(run: ApplyRun, report: VerifyReport) -> VerifyReport:
+    """The verify report with ``unmanaged-pods`` skipped when the restart step left pods.
+
+    apply reports those pods itself (exit 1); they say nothing about the releases, so they
+    must not make the guard roll Cilium back.
+    """
+    if not run.restart_left:
+        return report
+    from cluster_mgmt.core.verify import CheckStatus, skipped
+
+    why = (
+        f"not judged here: the restart step left {run.restart_left} pod(s) unmanaged, which "
+        "apply reports (exit 1); a rollback would not restart them"
+    )
+    results = tuple(
+        skipped(r.name, why) if r.name == "unmanaged-pods" and r.status == CheckStatus.FAIL else r
+        for r in report.results
+    )
+    return replace(report, results=results)

@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from fake_helm import FakeHelm
-from kube_builders import daemonset, namespace, node, pod
+from kube_builders import daemonset, namespace, node, pdb, pod
 from kube_fake import KubeFake
 from ops_stack import PINNED, LivePrometheus, healthy_stack
 
@@ -321,3 +321,28 @@ def test_a_failed_helmfile_apply_rolls_back_too(run_cli, project: Path, cluster,
 def test_junit_needs_rollback_on_failure(run_cli, project: Path, cluster):
     result = run_cli("-C", project, "apply", "--env", "production", "--junit", "x.xml")
     assert result.exit_code == 1 and "--junit needs --rollback-on-failure" in result.stderr
+
+
+def test_pods_a_budget_keeps_fail_apply_but_never_roll_cilium_back(
+    run_cli, project: Path, cluster, live_prometheus: LivePrometheus, monkeypatch
+):
+    kube, helm, _ = cluster
+    healthy_stack(kube, live_prometheus.url)
+    kube.add(  # started while Cilium was being replaced: no endpoint yet
+        pod("shop", "api-1", owner_ref=("ReplicaSet", "api-5c"), labels={"app": "api"}),
+        pdb("shop", "api", {"app": "api"}, allowed=0),
+    )
+    _installed_stack(helm, old={"cilium": "1.19.5"})
+    monkeypatch.setenv("FAKE_HELMFILE_SCENARIO", "upgrade")
+    result = run_cli("-C", project, "apply", "--env", "production", "--rollback-on-failure",
+                     "--restart-timeout", "1s", "--verify-timeout", "2s")  # fmt: skip
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert _helm_commands(helm, "rollback") == [], "a budget is no reason to roll Cilium back"
+    assert kube.get("Pod", "shop", "api-1") is not None and kube.writes("DELETE") == []
+    assert "error: apply finished, but: 1 pod(s) not restarted: shop/api-1 (blocked: blocked " \
+        "by PodDisruptionBudget shop/api" in result.stderr
+    assert [line.strip() for line in result.stdout.splitlines()][-2:] == [
+        "rollback-on-failure:",
+        "verify after deploy: passed",
+    ]
+    assert "unmanaged-pods failed" not in result.stderr

@@ -118,15 +118,62 @@ def test_a_budget_that_never_allows_leaves_the_pod_and_says_why(kube_fake, run_c
     clock, _ = _clock()
     report = restart_unmanaged(kube, namespace="shop", clock=clock, timeout_s=30)
     db = next(r for r in report.results if r.pod.name == "db-0")
-    assert db.outcome == Outcome.BLOCKED and "disruption budget" in db.message
+    assert db.outcome == Outcome.BLOCKED
+    assert db.message.startswith("blocked by PodDisruptionBudget shop/db: Cannot evict pod")
     assert not report.complete
     assert kube_fake.get("Pod", "shop", "db-0") is not None  # never deleted
     assert kube_fake.writes("DELETE") == []
 
-    result = run_cli("restart-unmanaged-pods", "-n", "shop", "--timeout", "1")
-    assert result.exit_code == 2
-    assert "pod(s) not restarted: shop/db-0 (blocked)" in result.stderr
-    assert "PodDisruptionBudget" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("restart-unmanaged-pods", "-n", "shop", "--timeout", "1", "-o", "json")
+    assert result.exit_code == 1, result.stderr  # 1: some pods not restarted (2 is bad input)
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["db-0"]["outcome"] == "blocked"
+    assert "blocked by PodDisruptionBudget shop/db" in rows["db-0"]["message"]
+    assert "1 pod(s) not restarted (blocked): shop/db-0 (blocked)" in result.stderr
+    assert "kubectl get pdb -A" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_blocked_owner_waits_behind_the_others_instead_of_holding_them(kube_fake: KubeFake):
+    _cluster(kube_fake)
+    kube_fake.add(pdb("shop", "db", {"app": "db"}, allowed=0))
+    kube = KubeClient.from_kubeconfig(kube_fake.context, str(kube_fake.kubeconfig))
+    clock, slept = _clock()
+    lines: list[str] = []
+    report = restart_unmanaged(kube, namespace="shop", clock=clock, timeout_s=60,
+                               progress=lines.append)  # fmt: skip
+    outcomes = {r.pod.name: r.outcome for r in report.results}
+    # db-0 comes first and is refused; the web pods are restarted meanwhile, not starved.
+    assert outcomes == {"db-0": Outcome.BLOCKED, "web-2": Outcome.EVICTED,
+                        "web-3": Outcome.EVICTED}  # fmt: skip
+    evictions = [p.rsplit("/", 2)[-2] for _, p, _ in kube_fake.writes("POST")]
+    assert evictions[:4] == ["db-0", "db-0", "db-0", "web-2"]
+    assert evictions.count("db-0") > 3, "asked again after the others"
+    assert any("asking again after the other owners" in line for line in lines)
+    assert sum(slept) <= 60 + 5  # bounded by the deadline
+
+
+def test_pods_their_owner_does_not_bring_back_are_not_replaced(kube_fake: KubeFake):
+    _cluster(kube_fake)
+
+    def no_replacement_for_web(fake: KubeFake, verb: str, kind: str, obj) -> None:
+        if verb == "evict" and obj["metadata"]["name"].startswith("web-"):
+            pods = fake.store["v1/pods"]
+            for key in [k for k in pods if k[1].startswith(obj["metadata"]["name"] + "-r")]:
+                del pods[key]  # the ReplicaSet cannot schedule a new pod
+
+    kube_fake.reactors.append(no_replacement_for_web)
+    kube = KubeClient.from_kubeconfig(kube_fake.context, str(kube_fake.kubeconfig))
+    clock, _ = _clock()
+    report = restart_unmanaged(kube, namespace="shop", clock=clock, replace_timeout_s=20)
+    by_name = {r.pod.name: r for r in report.results}
+    assert by_name["web-2"].outcome == Outcome.NOT_REPLACED
+    assert "ReplicaSet/web-7d9 in shop has 3 of 4 pods ready" in by_name["web-2"].message
+    # The owner is not taken down further; other owners go on.
+    assert by_name["web-3"].outcome == Outcome.NOT_REACHED
+    assert "earlier pods of ReplicaSet/web-7d9 were not replaced" in by_name["web-3"].message
+    assert by_name["db-0"].outcome == Outcome.EVICTED
+    assert not report.complete
+    assert [p for _, p, _ in kube_fake.writes("POST") if "/web-3/" in p] == []
 
 
 def test_cluster_without_cilium_is_one_clear_error(tmp_path, run_cli, monkeypatch):
