@@ -265,16 +265,26 @@ def judge_hubble_scrape(series: Sequence[tuple[Mapping[str, str], float]]) -> Ch
         for labels, value in series
         if "hubble" in labels.get("job", "") or labels.get("service") == "hubble-metrics"
     ]
-    hint = (
-        "the hubble-metrics Service (kube-system) must carry prometheus.io/scrape and "
-        "Prometheus must reach port 9965 (a policy may block it)"
-    )
     if not hubble:
-        return failed(name, "Prometheus has no Hubble metrics target", hint)
+        return failed(
+            name,
+            "Prometheus has no Hubble metrics target",
+            "Prometheus finds Hubble through the hubble-metrics Service in kube-system: check "
+            "that it exists with the annotations prometheus.io/scrape: \"true\" and "
+            "prometheus.io/port: \"9965\" (kubectl -n kube-system get svc hubble-metrics -o "
+            "yaml), and that cilium-config has hubble-metrics set (hubble.metrics.enabled in "
+            "the Cilium values); then `cluster-mgmt apply`",
+        )
     down = [labels.get("instance", "?") for labels, value in hubble if value != 1]
     if down:
         return failed(
-            name, f"{len(down)}/{len(hubble)} Hubble targets down: {', '.join(sorted(down))}", hint
+            name,
+            f"{len(down)}/{len(hubble)} Hubble targets down: {', '.join(sorted(down))}",
+            "Prometheus knows the targets but cannot scrape them: the Cilium agent serves the "
+            "metrics on port 9965 of each node (host network), so a security group, node "
+            "firewall or a policy on Prometheus' egress may block it; Prometheus' Status > "
+            "Targets page shows the scrape error, and `cilium status` on the node whether "
+            "the Hubble metrics server runs",
         )
     return passed(name, f"Prometheus scrapes {len(hubble)} Hubble target(s), all up")
 

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -17,7 +17,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from kube_builders import daemonset, deployment, helm_release_secret, pod, service
 from kube_fake import KubeFake
-from ops_stack import CiliumAgent, LivePrometheus, healthy_stack
+from ops_stack import CiliumAgent, LivePrometheus, healthy_stack, scrape_config, wait_for_up
+from promserver import PrometheusServer, free_port, missing_binaries
 
 CHECKS = [
     "release/cilium", "release/ingress", "release/prometheus", "release/fluentd",
@@ -179,6 +180,38 @@ def test_hubble_target_down(run_cli, project, stack_api, down_prometheus):
     [failed] = [c for c in report["checks"] if c["status"] == "fail"]
     assert failed["name"] == "hubble-metrics"
     assert failed["message"].startswith("1/1 Hubble targets down: 127.0.0.1:")
+    assert "cannot scrape them" in failed["hint"] and "port 9965" in failed["hint"]
+    assert "Status > Targets" in failed["hint"]
+
+
+@pytest.fixture(scope="module")
+def prometheus_without_hubble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus that scrapes a target, but none of Hubble's (no annotated Service)."""
+    if missing_binaries():
+        pytest.skip("prometheus not installed (Debian package 'prometheus')")
+    server = PrometheusServer(tmp_path_factory.mktemp("prom-no-hubble"))
+    other = scrape_config(f"127.0.0.1:{free_port()}").replace("hubble-metrics", "other-app")
+    server.start(scrape_configs=other.replace("kubernetes-service-endpoints", "apps"))
+    try:
+        wait_for_up(server.url, "0")
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_no_hubble_target_points_at_the_service_and_its_annotations(
+    run_cli, project, stack_api, prometheus_without_hubble
+):
+    healthy_stack(stack_api, prometheus_without_hubble)
+    code, report, _ = _verify(run_cli, project)
+    assert code == 1
+    [failed] = [c for c in report["checks"] if c["status"] == "fail"]
+    assert (failed["name"], failed["message"]) == (
+        "hubble-metrics",
+        "Prometheus has no Hubble metrics target",
+    )
+    assert 'prometheus.io/scrape: "true"' in failed["hint"]
+    assert "kubectl -n kube-system get svc hubble-metrics" in failed["hint"]
 
 
 def test_table_output_and_blocking_mode(run_cli, project, stack_api, live_prometheus):
@@ -313,7 +346,7 @@ def test_probe_namespace_is_deleted_when_interrupted(project, stack_api, live_pr
 
 def test_several_environments_need_env(run_cli, project, stack_api):
     text = (project / "cluster-mgmt.yaml").read_text()
-    env_block = text[text.index("  production:\n"):]
+    env_block = text[text.index("  production:\n") :]
     second = env_block.replace("  production:\n", "  staging:\n").replace(
         "agent: dev-agent", "agent: demo-agent"
     )
