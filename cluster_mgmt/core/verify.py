@@ -270,8 +270,8 @@ def judge_hubble_scrape(series: Sequence[tuple[Mapping[str, str], float]]) -> Ch
             name,
             "Prometheus has no Hubble metrics target",
             "Prometheus finds Hubble through the hubble-metrics Service in kube-system: check "
-            "that it exists with the annotations prometheus.io/scrape: \"true\" and "
-            "prometheus.io/port: \"9965\" (kubectl -n kube-system get svc hubble-metrics -o "
+            'that it exists with the annotations prometheus.io/scrape: "true" and '
+            'prometheus.io/port: "9965" (kubectl -n kube-system get svc hubble-metrics -o '
             "yaml), and that cilium-config has hubble-metrics set (hubble.metrics.enabled in "
             "the Cilium values); then `cluster-mgmt apply`",
         )
