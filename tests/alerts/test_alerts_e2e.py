@@ -67,7 +67,7 @@ def _config(url: str) -> ProjectConfig:
     )
     rules = config.alerts.rules
     short = {
-        "policy_drops": {"threshold": 1.0, "window": "15s", "for_": "5s"},
+        "policy_drops": {"threshold": 1.0, "window": "6s", "for_": "3s"},
         "audit_verdicts": {"window": "15s", "for_": "5s"},
         "drop_ratio_spike": {"window": "15s", "baseline": "1m", "for_": "5s"},
         "metrics_missing": {"window": "30s", "for_": "20s"},

@@ -123,8 +123,13 @@ def test_already_existing_objects_are_adopted(fake: FakeGitLab) -> None:
 def test_lists_follow_pagination(fake: FakeGitLab) -> None:
     client = _client(fake)
     project = client.project(PROJECT)
-    for index in range(130):
-        client.set_variable(project, Variable(f"V{index}", "x", "*"), exists=False)
+    # 130 variables stored directly (as if made earlier), then one through the API: it lands
+    # on the seventh page of 20, which the lookup must reach.
+    fake.project(PROJECT).variables.extend(
+        {"key": f"V{index}", "value": "x", "environment_scope": "*", "masked": False,
+         "protected": False, "raw": False, "description": None, "variable_type": "env_var"}
+        for index in range(130)
+    )  # fmt: skip
     client.set_variable(project, Variable("LAST", "found", "prod"), exists=False)
     assert client.variable(project, "LAST", "prod") is not None
 
