@@ -45,8 +45,9 @@ def prepare_cmd(
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
     target = kube_target(
-        ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig, project_dir=project_dir
-    )
+        ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig,
+        project_dir=project_dir, project=project,
+    )  # fmt: skip
     env_name = target.env or single_environment(project, env)
     result = prepare_provider(
         kube_client(target, timeout), project.config, env_name, dry_run=dry_run, revert=revert

@@ -16,6 +16,7 @@ import click
 
 if TYPE_CHECKING:
     from cluster_mgmt.ops.kube_target import KubeTarget
+    from cluster_mgmt.ops.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,8 +144,12 @@ def kube_target(
     kube_context: str | None,
     kubeconfig: str | None,
     project_dir: Path,
+    project: Project | None = None,
 ) -> KubeTarget:
-    """The cluster a live command talks to, resolved by the one resolver in ``ops``."""
+    """The cluster a live command talks to, resolved by the one resolver in ``ops``.
+
+    ``project``: the project at ``project_dir`` when the command has loaded it already.
+    """
     from cluster_mgmt.ops.kube_target import resolve_kube_target
 
     explicit, ambient = context_from_flag(ctx, kube_context)
@@ -154,6 +159,7 @@ def kube_target(
         kube_context=explicit,
         ambient_context=ambient,
         kubeconfig=kubeconfig,
+        project=project,
     )
 
 

@@ -106,8 +106,8 @@ def restart_cmd(
                    title=f"{len(results)} unmanaged pod(s)")  # fmt: skip
     for pod, reason in report.selection.skipped:
         click.echo(f"skipped {pod.namespace}/{pod.name}: {reason}", err=True)
-    if not report.complete:
-        left = [r for r in report.results if r.outcome not in ("evicted", "gone")]
+    left = report.left
+    if left:
         kinds = sorted({str(r.outcome) for r in left})
         raise ChangesDetected(
             f"{len(left)} pod(s) not restarted ({', '.join(kinds)}): "

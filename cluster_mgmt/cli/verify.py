@@ -79,8 +79,9 @@ def verify_cmd(
     project_dir = state(ctx).project_dir
     project = load_project(project_dir)
     target = kube_target(
-        ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig, project_dir=project_dir
-    )
+        ctx, env=env, kube_context=kube_context, kubeconfig=kubeconfig,
+        project_dir=project_dir, project=project,
+    )  # fmt: skip
     env_name = target.env or single_environment(project, env)
     kube = kube_client(target, timeout_s)
     kube.server_version()  # unreachable or refused: one line, exit 2, before any check runs

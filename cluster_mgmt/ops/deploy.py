@@ -44,6 +44,7 @@ from cluster_mgmt.core.stack import CHARTS, RELEASES
 from cluster_mgmt.errors import ClusterError, UserError
 from cluster_mgmt.ops.kube_target import KubeTarget, resolve_kube_target
 from cluster_mgmt.ops.project import Project, load_project, plan_render
+from cluster_mgmt.ops.restart import DEFAULT_TIMEOUT_S as RESTART_TIMEOUT_S
 
 if TYPE_CHECKING:
     from cluster_mgmt.adapters.helm import HelmReleases
@@ -92,7 +93,7 @@ class DeployRequest:
     output_file: Path | None = None
     prepare: bool = True
     restart: bool = True
-    restart_timeout_s: float = 600.0
+    restart_timeout_s: float = RESTART_TIMEOUT_S
     rollback_on_failure: bool = False
     verify_timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S
 
@@ -258,7 +259,7 @@ def _restart_unmanaged(run: ApplyRun) -> None:
     if not run.request.restart:
         run.progress("restart: skipped (--skip-restart)")
         return
-    from cluster_mgmt.ops.restart import Outcome, restart_unmanaged
+    from cluster_mgmt.ops.restart import restart_unmanaged
 
     run.progress(f"restart: cilium {change.action}: restarting the pods Cilium does not manage")
     report = restart_unmanaged(
@@ -266,7 +267,7 @@ def _restart_unmanaged(run: ApplyRun) -> None:
         timeout_s=run.request.restart_timeout_s,
         progress=lambda line: run.progress(f"restart: {line}"),
     )
-    left = [r for r in report.results if r.outcome not in (Outcome.EVICTED, Outcome.GONE)]
+    left = report.left
     restarted = len(report.results) - len(left)
     run.notes.append(f"restarted {restarted} pod(s) Cilium did not manage")
     if left:
@@ -287,7 +288,7 @@ BEFORE_HELMFILE: tuple[Step, ...] = (_require_rendered, _prepare_provider)
 AFTER_HELMFILE: tuple[Step, ...] = (_restart_unmanaged,)
 
 
-def _kube_target(request: DeployRequest) -> KubeTarget:
+def _kube_target(request: DeployRequest, project: Project) -> KubeTarget:
     """The one resolver's answer: ``--env`` beats ``KUBE_CONTEXT``, which beats the only env."""
     return resolve_kube_target(
         request.project_dir,
@@ -295,22 +296,24 @@ def _kube_target(request: DeployRequest) -> KubeTarget:
         kube_context=request.kube_context,
         ambient_context=request.ambient_context,
         kubeconfig=request.kubeconfig,
+        project=project,
     )
 
 
-def _target(request: DeployRequest, project: Project) -> Target:
+def _target(request: DeployRequest, project: Project) -> tuple[Target, KubeTarget]:
+    """What helmfile deploys to, and the cluster the steps around it talk to."""
     if request.env is None and len(project.config.environments) > 1:
         names = ", ".join(project.config.environments)
         raise UserError(f"several environments ({names}): choose one with --env")
     env = request.env or next(iter(project.config.environments))
-    kube = _kube_target(request)
+    kube = _kube_target(request, project)
     selectors: list[str] = []
     for text in request.selectors:
         try:
             selectors.append(parse_selector(text))
         except ValueError as exc:
             raise UserError(str(exc), hint="see `helmfile --help`, --selector") from None
-    return Target(env, kube.context, request.kubeconfig, tuple(selectors))
+    return Target(env, kube.context, request.kubeconfig, tuple(selectors)), kube
 
 
 def _check(completed: Completed, what: str, target: Target) -> None:
@@ -364,7 +367,7 @@ def plan(
 ) -> DeployResult:
     """``helmfile diff`` of one environment: which releases would change."""
     project = load_project(request.project_dir)
-    target = _target(request, project)
+    target, _ = _target(request, project)
     placeholders, secret_notes = plan_placeholders(project, target)
     completed = (helmfile or Helmfile()).diff(project.root, target, on_line, placeholders)
     if request.output_file is not None:
@@ -415,8 +418,7 @@ def apply(
     releases back (see the module docstring); the result then carries ``guard``.
     """
     project = load_project(request.project_dir)
-    target = _target(request, project)
-    kube_target = _kube_target(request)
+    target, kube_target = _target(request, project)
     run = ApplyRun(
         project, target, helmfile or Helmfile(), on_line, request, ClusterAccess(kube_target)
     )
@@ -479,13 +481,16 @@ def _guarded(run: ApplyRun, deploy: Callable[[], None]) -> DeployResult:
 
         def attempt(previous: VerifyReport | None, left_s: float) -> VerifyReport:
             if previous is None:
-                return _excuse_restart_leftovers(run, run_verify(verifier, timeout_s=left_s))
-            again = run_verify(verifier, timeout_s=left_s, only={r.name for r in previous.failures})
-            redone = {r.name: r for r in again.results}
-            return _excuse_restart_leftovers(
-                run,
-                replace(previous, results=tuple(redone.get(r.name, r) for r in previous.results)),
-            )
+                report = run_verify(verifier, timeout_s=left_s)
+            else:
+                failed = {r.name for r in previous.failures}
+                again = {
+                    r.name: r for r in run_verify(verifier, timeout_s=left_s, only=failed).results
+                }
+                report = replace(
+                    previous, results=tuple(again.get(r.name, r) for r in previous.results)
+                )
+            return _excuse_restart_leftovers(run, report)
 
         def waiting(report: VerifyReport, delay_s: float) -> None:
             names = ", ".join(r.name for r in report.failures)

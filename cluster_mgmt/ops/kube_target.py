@@ -54,54 +54,54 @@ def resolve_kube_target(
     kube_context: str | None = None,
     ambient_context: str | None = None,
     kubeconfig: str | None = None,
+    project: Project | None = None,
 ) -> KubeTarget:
     """Resolve the cluster to talk to (see the module docstring for the precedence).
 
     Args:
-        project_dir: the project, read only when ``env`` is given.
+        project_dir: the project, read when ``env`` is given or no context is.
         env: ``--env``; must name an environment of the project.
         kube_context: ``--kube-context`` given on the command line.
         ambient_context: ``KUBE_CONTEXT`` from the process environment.
         kubeconfig: ``--kubeconfig``/``KUBECONFIG``.
+        project: the project at ``project_dir`` when the caller has loaded it already.
 
     Raises:
         UserError: ``env`` is given but there is no project or no such environment.
     """
     if env is not None:
-        from cluster_mgmt.ops.project import load_project  # pydantic: only when --env is used
-
-        project = load_project(project_dir)
+        project = project or _load(project_dir)
         [name] = project.env_names(env)
         if kube_context:
             return KubeTarget(kube_context, kubeconfig, name, "--kube-context")
-        return KubeTarget(
-            project.config.kube_context(name), kubeconfig, name, f"environment {name}"
-        )
+        return _environment_target(project, name, kubeconfig)
     if kube_context:
         return KubeTarget(kube_context, kubeconfig, None, "--kube-context")
     if ambient_context:
         return KubeTarget(ambient_context, kubeconfig, None, "KUBE_CONTEXT")
     from cluster_mgmt.core.config import CONFIG_FILE
 
-    if (project_dir / CONFIG_FILE).is_file():
-        from cluster_mgmt.ops.project import load_project
-
-        project = load_project(project_dir)
-        name = single_environment(project, None)
-        return KubeTarget(
-            project.config.kube_context(name), kubeconfig, name, f"environment {name}"
-        )
+    if project is not None or (project_dir / CONFIG_FILE).is_file():
+        project = project or _load(project_dir)
+        return _environment_target(project, single_environment(project, None), kubeconfig)
     return KubeTarget(None, kubeconfig)
+
+
+def _load(project_dir: Path) -> Project:
+    from cluster_mgmt.ops.project import load_project  # pydantic: only when a project is read
+
+    return load_project(project_dir)
+
+
+def _environment_target(project: Project, name: str, kubeconfig: str | None) -> KubeTarget:
+    return KubeTarget(project.config.kube_context(name), kubeconfig, name, f"environment {name}")
 
 
 def environment_targets(
     project: Project, env: str | None, kubeconfig: str | None = None
 ) -> dict[str, KubeTarget]:
     """Each environment's target (one named, or all), keyed by environment name."""
-    return {
-        name: KubeTarget(project.config.kube_context(name), kubeconfig, name, f"environment {name}")
-        for name in project.env_names(env)
-    }
+    return {name: _environment_target(project, name, kubeconfig) for name in project.env_names(env)}
 
 
 def kube_client(target: KubeTarget, timeout_s: float | None = None) -> KubeClient:

@@ -70,9 +70,14 @@ class RestartReport:
     results: list[PodResult] = field(default_factory=list)
 
     @property
+    def left(self) -> list[PodResult]:
+        """The pods not restarted: neither evicted nor gone by themselves."""
+        return [r for r in self.results if r.outcome not in (Outcome.EVICTED, Outcome.GONE)]
+
+    @property
     def complete(self) -> bool:
         """Every target pod was evicted (or went away by itself)."""
-        return all(r.outcome in (Outcome.EVICTED, Outcome.GONE) for r in self.results)
+        return not self.left
 
 
 @dataclass(frozen=True, slots=True)
